@@ -1,0 +1,475 @@
+//! `lifeboat`: the headless command line over the engine, for servers and scripts.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{DateTime, Local, Utc};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use lifeboat::manifest::human_bytes;
+use lifeboat::schedule::{self, Event, Scheduler, SystemClock};
+use lifeboat::{
+    BackupInfo, BackupOutcome, Config, Engine, Error, NoProgress, Profile, Progress, ProgressUpdate, Result, Trigger,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "lifeboat",
+    version,
+    about = "Rolling, restorable backups of an app's SQLite database and asset folders"
+)]
+struct Cli {
+    /// Config file [default: the platform config dir, e.g. ~/.config/lifeboat/config.toml]
+    #[arg(long, global = true, env = "LIFEBOAT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Profile to use when the config has several
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a profile to the config file
+    Init {
+        #[arg(long)]
+        source: PathBuf,
+        #[arg(long)]
+        dest: PathBuf,
+        /// An item to back up, relative to the source (repeat); none = all of the source
+        #[arg(long = "include")]
+        include: Vec<String>,
+        /// A glob of names to leave out (repeat)
+        #[arg(long = "exclude")]
+        exclude: Vec<String>,
+        #[arg(long, default_value_t = lifeboat::config::DEFAULT_KEEP)]
+        keep: usize,
+        #[arg(long, default_value_t = lifeboat::config::DEFAULT_EVERY_HOURS)]
+        every_hours: f64,
+        /// Profile name [default: the source folder's name]
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Make one backup now (always creates one)
+    Backup {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Backups, newest first, with their manifest summary
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Last backup, last attempt and its outcome, next due, health
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a backup (default: the newest) against its manifest
+    Verify {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a backup into the source, after a safety snapshot of the current data
+    Restore {
+        name: String,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the scheduler in the foreground (the same loop as the tray app)
+    Run,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stderr_level = matches!(cli.command, Command::Run).then_some(tracing::Level::INFO);
+    let _guard = lifeboat::logging::init(&lifeboat::paths::log_dir(), stderr_level);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("lifeboat: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let config_path = cli.config.clone().unwrap_or_else(Config::default_path);
+    if let Command::Init { source, dest, include, exclude, keep, every_hours, name } = cli.command {
+        return init(&config_path, source, dest, include, exclude, keep, every_hours, name);
+    }
+    let config = Config::load(&config_path)?;
+    let profile = config.profile(cli.profile.as_deref())?.clone();
+    let engine = Engine::with_default_history(profile)?;
+    match cli.command {
+        Command::Init { .. } => unreachable!("handled above"),
+        Command::Backup { json } => backup(&engine, json),
+        Command::List { json } => list(&engine, json),
+        Command::Status { json } => status(&engine, json),
+        Command::Verify { name, json } => verify(&engine, name.as_deref(), json),
+        Command::Restore { name, yes, json } => restore(&engine, &name, yes, json),
+        Command::Run => run_scheduler(engine),
+    }
+}
+
+/// `~` and relative paths, made absolute as a person means them.
+fn absolute(p: &Path) -> Result<PathBuf> {
+    let s = p.to_string_lossy();
+    let expanded = match s.strip_prefix("~") {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') || rest.starts_with('\\') => {
+            let home = directories::BaseDirs::new()
+                .map(|b| b.home_dir().to_path_buf())
+                .ok_or_else(|| Error::invalid("cannot find your home folder to expand `~`"))?;
+            home.join(rest.trim_start_matches(['/', '\\']))
+        }
+        _ => p.to_path_buf(),
+    };
+    Ok(std::path::absolute(&expanded).unwrap_or(expanded))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn init(
+    config_path: &Path,
+    source: PathBuf,
+    dest: PathBuf,
+    include: Vec<String>,
+    exclude: Vec<String>,
+    keep: usize,
+    every_hours: f64,
+    name: Option<String>,
+) -> Result<ExitCode> {
+    let source = absolute(&source)?;
+    let dest = absolute(&dest)?;
+    let name = name.unwrap_or_else(|| {
+        source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "default".into())
+    });
+    let mut profile = Profile::new(name, source, dest);
+    profile.include = include;
+    profile.exclude = exclude;
+    profile.keep = keep;
+    profile.every_hours = every_hours;
+    lifeboat::config::check_on_disk(&profile)?;
+    let mut config = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(Error::NoConfig { .. }) => Config::default(),
+        Err(e) => return Err(e),
+    };
+    config.upsert(profile.clone());
+    config.save(config_path)?;
+    println!("Wrote profile \"{}\" to {}", profile.name, config_path.display());
+    println!("  source:      {}", profile.source.display());
+    println!(
+        "  include:     {}",
+        if profile.include.is_empty() { "everything in the source".to_string() } else { profile.include.join(", ") }
+    );
+    println!("  destination: {}", profile.destination.display());
+    println!("  every {} h, keeping {} backups", profile.every_hours, profile.keep);
+    println!("Back up now with `lifeboat backup`, or keep it backed up with `lifeboat run`.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on a terminal, nothing elsewhere.
+struct Bar(Option<ProgressBar>);
+
+impl Bar {
+    fn new(enabled: bool) -> Bar {
+        if !enabled || !std::io::stderr().is_terminal() {
+            return Bar(None);
+        }
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{msg:20} [{bar:30}] {bytes}/{total_bytes} {pos_files} ({eta})")
+                .map(|s| {
+                    s.with_key("pos_files", |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = w.write_str("");
+                    })
+                })
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        Bar(Some(bar))
+    }
+    fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn update(&self, u: &ProgressUpdate) {
+        if let Some(b) = &self.0 {
+            b.set_message(format!("{} {}/{}", u.phase.label(), u.files_done, u.files_total));
+            b.set_length(u.bytes_total);
+            b.set_position(u.bytes_done);
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) {
+    println!("{}", serde_json::to_string_pretty(value).expect("serialisable"));
+}
+
+fn backup(engine: &Engine, json: bool) -> Result<ExitCode> {
+    let bar = Bar::new(!json);
+    let outcome = engine.backup(Trigger::Manual, &bar);
+    bar.finish();
+    let outcome = outcome?;
+    if json {
+        print_json(&outcome);
+    } else {
+        match &outcome {
+            BackupOutcome::Created { backup } => {
+                println!("Created {} in {}", backup.name, engine.destination().display());
+                print_summary(backup);
+            }
+            BackupOutcome::Skipped { reason } => println!("Skipped: {reason}"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(b: &BackupInfo) {
+    println!(
+        "  {} files, {} ({} newly written, {} unchanged files hard-linked), {:.1} s",
+        b.totals.files + b.totals.databases,
+        human_bytes(b.totals.bytes),
+        human_bytes(b.totals.bytes_written),
+        b.totals.files_linked,
+        b.duration_secs
+    );
+    for db in &b.databases {
+        let tables: Vec<String> = db.tables.iter().map(|t| format!("{} {}", t.name, t.rows)).collect();
+        println!("  {} ({}): {}; integrity {}", db.path, human_bytes(db.size), tables.join(", "), db.integrity);
+    }
+    for w in &b.warnings {
+        println!("  warning: {w}");
+    }
+}
+
+fn local(t: DateTime<Utc>) -> String {
+    DateTime::<Local>::from(t).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn list(engine: &Engine, json: bool) -> Result<ExitCode> {
+    let backups = engine.list()?;
+    if json {
+        print_json(&backups);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if backups.is_empty() {
+        println!("No backups yet in {}. Make one with `lifeboat backup`.", engine.destination().display());
+    }
+    for b in &backups {
+        let label = if b.kind == lifeboat::BackupKind::PreRestore { " (safety snapshot)" } else { "" };
+        println!("{}{label}  {}  {}", b.name, local(b.started_at), b.trigger);
+        print_summary(b);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ago(t: DateTime<Utc>) -> String {
+    let d = Utc::now() - t;
+    let (n, unit) = if d.num_days() >= 2 {
+        (d.num_days(), "days")
+    } else if d.num_hours() >= 1 {
+        (d.num_hours(), "h")
+    } else {
+        (d.num_minutes().max(0), "min")
+    };
+    if d.num_seconds() < 0 {
+        let d = -d;
+        return if d.num_hours() >= 1 {
+            format!("in {} h", d.num_hours())
+        } else {
+            format!("in {} min", d.num_minutes() + 1)
+        };
+    }
+    format!("{n} {unit} ago")
+}
+
+fn status(engine: &Engine, json: bool) -> Result<ExitCode> {
+    let s = engine.status(Utc::now())?;
+    if json {
+        print_json(&s);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Profile:      {}", s.profile);
+    println!("Source:       {}", s.source.display());
+    println!(
+        "Destination:  {}{}",
+        s.destination.display(),
+        if s.destination_available { "" } else { " (NOT AVAILABLE)" }
+    );
+    println!(
+        "Health:       {}",
+        match s.health {
+            lifeboat::Health::Ok => "protected",
+            lifeboat::Health::NoBackup => "no backup yet",
+            lifeboat::Health::Failing => "needs attention: the last backup failed",
+            lifeboat::Health::Overdue => "needs attention: backups are overdue",
+        }
+    );
+    match &s.last_backup {
+        Some(b) => println!("Last backup:  {} ({}, {})", b.name, local(b.started_at), ago(b.started_at)),
+        None => println!("Last backup:  none"),
+    }
+    if let Some(a) = &s.last_attempt {
+        println!(
+            "Last attempt: {} {} ({})",
+            local(a.started_at),
+            serde_json::to_value(a.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            a.trigger
+        );
+    }
+    if let Some(e) = &s.last_error {
+        println!("Last error:   {}", e.message);
+    }
+    match s.next_due {
+        Some(t) if t > Utc::now() => println!("Next backup:  {} ({})", local(t), ago(t)),
+        _ => println!("Next backup:  due now"),
+    }
+    println!("Backups:      {} kept of {}, every {} h", s.backups, s.keep, s.every_hours);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(engine: &Engine, name: Option<&str>, json: bool) -> Result<ExitCode> {
+    let bar = Bar::new(!json);
+    let report = engine.verify(name, &bar);
+    bar.finish();
+    let report = report?;
+    if json {
+        print_json(&report);
+    } else if report.ok {
+        println!(
+            "{} is whole: {} files, {} checked against the manifest",
+            report.name,
+            report.files_checked,
+            human_bytes(report.bytes_checked)
+        );
+    } else {
+        for line in report.describe() {
+            println!("{line}");
+        }
+        eprintln!("lifeboat: backup {} is damaged: {} problem(s)", report.path.display(), report.problems.len());
+    }
+    Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn restore(engine: &Engine, name: &str, yes: bool, json: bool) -> Result<ExitCode> {
+    let plan = engine.restore_preview(name)?;
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::invalid(format!("refusing to restore {name} without confirmation: there is no terminal to ask on — run again with --yes")));
+        }
+        println!("Restoring {name} into {} will:", engine.profile().source.display());
+        println!(
+            "  put back {} changed files, bring back {} deleted files, remove {} files added since",
+            plan.put_back, plan.bring_back, plan.remove
+        );
+        if !plan.databases.is_empty() {
+            println!("  replace the databases {}", plan.databases.join(", "));
+        }
+        println!("A safety snapshot of the current data is taken first, so this can be undone.");
+        print!("Restore {name}? [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).map_err(|e| Error::io("read", "standard input", e))?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+            println!("Nothing changed.");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let bar = Bar::new(!json);
+    let report = engine.restore(name, &bar);
+    bar.finish();
+    let report = report?;
+    if json {
+        print_json(&report);
+    } else {
+        println!(
+            "Restored {name}: {} files put in place, {} removed{}",
+            report.files_restored,
+            report.files_removed,
+            if report.databases_restored.is_empty() {
+                String::new()
+            } else {
+                format!(", databases {}", report.databases_restored.join(", "))
+            }
+        );
+        if let Some(s) = &report.safety_snapshot {
+            println!("The data as it was before is in {s}: `lifeboat restore {s}` undoes this restore.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_scheduler(engine: Engine) -> Result<ExitCode> {
+    let tick = std::env::var("LIFEBOAT_TICK_SECS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .map(std::time::Duration::from_secs_f64)
+        .unwrap_or(schedule::DEFAULT_TICK);
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| Error::invalid(format!("cannot start the scheduler: {e}")))?;
+    runtime.block_on(async move {
+        let profile = engine.profile().clone();
+        let scheduler = Scheduler::new(Some(engine), Arc::new(SystemClock));
+        let mut events = scheduler.subscribe();
+        tracing::info!(
+            "lifeboat run: backing up \"{}\" every {} h to {}",
+            profile.name,
+            profile.every_hours,
+            profile.destination.display()
+        );
+        tokio::spawn(async move {
+            while let Ok(event) = events.recv().await {
+                match event {
+                    Event::BackupDone { trigger, outcome: BackupOutcome::Created { backup } } => {
+                        tracing::info!(
+                            "{trigger} backup {} done: {} files, {}",
+                            backup.name,
+                            backup.totals.files + backup.totals.databases,
+                            human_bytes(backup.totals.bytes)
+                        )
+                    }
+                    Event::BackupDone { trigger, outcome: BackupOutcome::Skipped { reason } } => {
+                        tracing::info!("{trigger} backup skipped: {reason}")
+                    }
+                    Event::Failed { error, .. } => tracing::error!("backup failed: {}", error.message),
+                    _ => {}
+                }
+            }
+        });
+        let looping = tokio::spawn(Arc::clone(&scheduler).run(tick));
+        shutdown_signal().await;
+        tracing::info!("lifeboat run: stopping");
+        looping.abort();
+    });
+    let _ = NoProgress;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,404 @@
+//! The config file: load, validate with clear errors, save.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+use crate::manifest::{INFO_FILE, MANIFEST_FILE};
+
+pub const DEFAULT_EVERY_HOURS: f64 = 12.0;
+pub const DEFAULT_KEEP: usize = 2;
+pub const DEFAULT_HOOK_TIMEOUT_SECS: u64 = 300;
+
+/// The whole config file: app-wide settings and one or more profiles.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Notify after every successful backup, not only on failure.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub notify_on_success: bool,
+    #[serde(default, rename = "profile")]
+    pub profiles: Vec<Profile>,
+}
+
+/// One application's data and where its backups go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: String,
+    /// The application's data root.
+    pub source: PathBuf,
+    /// Items relative to `source`; empty means everything in it.
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// Globs matched against each path relative to `source` and against the file name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    pub destination: PathBuf,
+    #[serde(default = "default_every_hours")]
+    pub every_hours: f64,
+    #[serde(default = "default_keep")]
+    pub keep: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_backup: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_backup: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_restore: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_restore: Option<String>,
+    #[serde(default = "default_hook_timeout")]
+    pub hook_timeout_secs: u64,
+}
+
+fn default_every_hours() -> f64 {
+    DEFAULT_EVERY_HOURS
+}
+fn default_keep() -> usize {
+    DEFAULT_KEEP
+}
+fn default_hook_timeout() -> u64 {
+    DEFAULT_HOOK_TIMEOUT_SECS
+}
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl Profile {
+    /// A profile with the defaults for everything but its paths.
+    pub fn new(name: impl Into<String>, source: impl Into<PathBuf>, destination: impl Into<PathBuf>) -> Self {
+        Profile {
+            name: name.into(),
+            source: source.into(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            destination: destination.into(),
+            every_hours: DEFAULT_EVERY_HOURS,
+            keep: DEFAULT_KEEP,
+            before_backup: None,
+            after_backup: None,
+            before_restore: None,
+            after_restore: None,
+            hook_timeout_secs: DEFAULT_HOOK_TIMEOUT_SECS,
+        }
+    }
+
+    /// Checks what can be checked without touching the disk: names, numbers, paths' shapes
+    /// and how source and destination relate (invariant 8).
+    pub fn validate(&self) -> Result<()> {
+        let who = format!("profile \"{}\"", self.name);
+        if self.name.trim().is_empty() {
+            return Err(Error::invalid("profile name is empty: give it a name"));
+        }
+        if !self.source.is_absolute() {
+            return Err(Error::invalid(format!("{who}: source {} is not an absolute path", self.source.display())));
+        }
+        if !self.destination.is_absolute() {
+            return Err(Error::invalid(format!(
+                "{who}: destination {} is not an absolute path",
+                self.destination.display()
+            )));
+        }
+        if !(self.every_hours.is_finite() && self.every_hours > 0.0) {
+            return Err(Error::invalid(format!(
+                "{who}: every_hours must be a number of hours above 0, not {}",
+                self.every_hours
+            )));
+        }
+        if self.keep == 0 {
+            return Err(Error::invalid(format!("{who}: keep must be at least 1")));
+        }
+        for item in &self.include {
+            validate_item(&who, item)?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for item in &self.include {
+            if !seen.insert(item.trim_end_matches('/')) {
+                return Err(Error::invalid(format!("{who}: include lists \"{item}\" twice")));
+            }
+        }
+        for glob in &self.exclude {
+            globset::Glob::new(glob).map_err(|e| Error::invalid(format!("{who}: exclude pattern \"{glob}\": {e}")))?;
+        }
+        self.check_overlap(&who)
+    }
+
+    /// The included items as absolute paths; all of `source` when `include` is empty.
+    pub fn item_paths(&self) -> Vec<PathBuf> {
+        if self.include.is_empty() {
+            vec![self.source.clone()]
+        } else {
+            self.include.iter().map(|i| self.source.join(i)).collect()
+        }
+    }
+
+    fn check_overlap(&self, who: &str) -> Result<()> {
+        let dest = resolve_lexically(&self.destination);
+        let source = resolve_lexically(&self.source);
+        for item in self.item_paths() {
+            let item = resolve_lexically(&item);
+            if dest.starts_with(&item) {
+                return Err(Error::invalid(format!(
+                    "{who}: destination {} is inside the backed-up item {} — choose a destination outside it",
+                    self.destination.display(),
+                    item.display()
+                )));
+            }
+            if item.starts_with(&dest) {
+                return Err(Error::invalid(format!(
+                    "{who}: backed-up item {} is inside the destination {} — choose a destination outside the source",
+                    item.display(),
+                    self.destination.display()
+                )));
+            }
+        }
+        if source.starts_with(&dest) {
+            return Err(Error::invalid(format!(
+                "{who}: source {} is inside the destination {}",
+                self.source.display(),
+                self.destination.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a new profile against the disk, as `init` and the app's setup do: the source
+/// and every item exist, and the destination exists or can be made in an existing parent.
+pub fn check_on_disk(profile: &Profile) -> Result<()> {
+    profile.validate()?;
+    if !profile.source.is_dir() {
+        return Err(Error::SourceMissing {
+            path: profile.source.clone(),
+            cause: "does not exist or is not a folder".into(),
+        });
+    }
+    for item in &profile.include {
+        let path = profile.source.join(item);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Err(Error::SourceMissing {
+                path,
+                cause: "(an included item) does not exist — check the name".into(),
+            });
+        }
+    }
+    crate::snapshot::prepare_destination(&profile.destination)
+}
+
+fn validate_item(who: &str, item: &str) -> Result<()> {
+    let path = Path::new(item);
+    let bad = |why: &str| Err(Error::invalid(format!("{who}: include \"{item}\" {why}")));
+    if item.trim().is_empty() {
+        return bad("is empty");
+    }
+    if path.is_absolute() {
+        return bad("must be relative to the source, not absolute");
+    }
+    if path.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return bad("must stay inside the source (no `..` or `.`)");
+    }
+    let first = path.components().next().and_then(|c| c.as_os_str().to_str()).unwrap_or("");
+    if first == INFO_FILE || first == MANIFEST_FILE {
+        return bad("collides with the file Lifeboat writes in every backup: rename it or leave it out");
+    }
+    Ok(())
+}
+
+/// Canonicalizes the longest existing prefix, so links and `..` cannot hide an overlap,
+/// even for paths that do not exist yet.
+pub(crate) fn resolve_lexically(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canon) = existing.canonicalize() {
+            let mut out = canon;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return out;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent.to_path_buf();
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
+impl Config {
+    /// The config path: `LIFEBOAT_CONFIG`, else the platform config dir.
+    pub fn default_path() -> PathBuf {
+        if let Some(p) = std::env::var_os("LIFEBOAT_CONFIG") {
+            return PathBuf::from(p);
+        }
+        crate::paths::config_dir().join("config.toml")
+    }
+
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NoConfig { path: path.to_path_buf() })
+            }
+            Err(e) => return Err(Error::io("read config", path, e)),
+        };
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates; errors name the line and column.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let config: Config = toml::from_str(text)
+            .map_err(|e| Error::Config { path: path.to_path_buf(), message: describe_toml_error(text, &e) })?;
+        config.validate().map_err(|e| Error::Config { path: path.to_path_buf(), message: e.to_string() })?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let mut names = std::collections::HashSet::new();
+        for p in &self.profiles {
+            p.validate()?;
+            if !names.insert(p.name.as_str()) {
+                return Err(Error::invalid(format!("two profiles are named \"{}\"", p.name)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes atomically (temp file, fsync, rename), after validating.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        self.validate()?;
+        let text = toml::to_string_pretty(self).map_err(|e| Error::invalid(format!("cannot write config: {e}")))?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).at("create config folder", dir)?;
+        }
+        crate::fsutil::write_atomic(path, text.as_bytes())
+    }
+
+    /// The named profile, or the only one.
+    pub fn profile(&self, name: Option<&str>) -> Result<&Profile> {
+        match name {
+            Some(n) => self
+                .profiles
+                .iter()
+                .find(|p| p.name == n)
+                .ok_or_else(|| Error::invalid(format!("no profile named \"{n}\"; profiles: {}", self.names()))),
+            None => match self.profiles.as_slice() {
+                [only] => Ok(only),
+                [] => Err(Error::invalid(
+                    "the config has no profile: add one with `lifeboat init --source DIR --dest DIR`",
+                )),
+                _ => Err(Error::invalid(format!(
+                    "the config has several profiles, choose one with --profile: {}",
+                    self.names()
+                ))),
+            },
+        }
+    }
+
+    /// Adds or replaces the profile with the same name.
+    pub fn upsert(&mut self, profile: Profile) {
+        match self.profiles.iter_mut().find(|p| p.name == profile.name) {
+            Some(p) => *p = profile,
+            None => self.profiles.push(profile),
+        }
+    }
+
+    fn names(&self) -> String {
+        self.profiles.iter().map(|p| format!("\"{}\"", p.name)).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().to_string();
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {col}: {msg}")
+        }
+        None => msg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("/tmp/config.toml"))
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = parse("[[profile]]\nname = \"A\"\nsource = \"/data/app\"\ndestination = \"/backups/app\"\n").unwrap();
+        let p = c.profile(None).unwrap();
+        assert_eq!(p.every_hours, 12.0);
+        assert_eq!(p.keep, 2);
+        assert!(p.include.is_empty());
+    }
+
+    #[test]
+    fn syntax_error_names_line_and_column() {
+        let e = parse("[[profile]]\nname = \"A\"\nkeep = = 2\n").unwrap_err().to_string();
+        assert!(e.contains("line 3, column"), "{e}");
+        assert!(e.contains("/tmp/config.toml"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_is_refused() {
+        let e = parse("[[profile]]\nname = \"A\"\nsource = \"/a\"\ndestination = \"/b\"\nkeeep = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("keeep"), "{e}");
+    }
+
+    #[test]
+    fn destination_inside_item_is_refused() {
+        let mut p = Profile::new("A", "/data/app", "/data/app/audio_files/backups");
+        p.include = vec!["audio_files".into()];
+        let e = p.validate().unwrap_err().to_string();
+        assert!(e.contains("inside the backed-up item"), "{e}");
+        p.include = vec![];
+        assert!(p.validate().is_err(), "whole source includes the destination");
+        let p = Profile::new("A", "/data/app/x", "/data/app");
+        assert!(p.validate().unwrap_err().to_string().contains("inside the destination"));
+    }
+
+    #[test]
+    fn bad_items_are_refused() {
+        for item in ["../etc", "/etc", "manifest.json", "backup_info.txt", "a/../../b", ""] {
+            let mut p = Profile::new("A", "/data/app", "/backups");
+            p.include = vec![item.into()];
+            assert!(p.validate().is_err(), "{item:?} accepted");
+        }
+    }
+
+    #[test]
+    fn several_profiles_need_a_name() {
+        let c = parse(
+            "[[profile]]\nname = \"A\"\nsource = \"/a\"\ndestination = \"/b\"\n\
+             [[profile]]\nname = \"B\"\nsource = \"/c\"\ndestination = \"/d\"\n",
+        )
+        .unwrap();
+        let e = c.profile(None).unwrap_err().to_string();
+        assert!(e.contains("\"A\", \"B\""), "{e}");
+        assert_eq!(c.profile(Some("B")).unwrap().source, Path::new("/c"));
+    }
+
+    #[test]
+    fn save_then_load_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub dir/config.toml");
+        let mut c = Config::default();
+        let mut p = Profile::new("DrumGen Scorer", "/home/ana/DrumGen Scorer", "/media/ana/Backups");
+        p.include = vec!["drumgen.db".into(), "audio_files".into()];
+        p.before_restore = Some("echo stop".into());
+        c.upsert(p);
+        c.save(&path).unwrap();
+        assert_eq!(Config::load(&path).unwrap(), c);
+    }
+}

@@ -1,0 +1,267 @@
+//! The history of runs, in a small SQLite database in the platform data dir.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::manifest::Trigger;
+use crate::restore::RestoreReport;
+use crate::BackupOutcome;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Skipped,
+    Failed,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Skipped => "skipped",
+            Outcome::Failed => "failed",
+        }
+    }
+    fn parse(s: &str) -> Outcome {
+        match s {
+            "success" => Outcome::Success,
+            "skipped" => Outcome::Skipped,
+            _ => Outcome::Failed,
+        }
+    }
+}
+
+/// One backup or restore run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub profile: String,
+    /// "backup" or "restore".
+    pub action: String,
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub outcome: Outcome,
+    /// The backup created, or restored from.
+    pub backup: Option<String>,
+    pub files: u64,
+    pub bytes: u64,
+    pub error: Option<String>,
+    pub error_kind: Option<String>,
+}
+
+/// The history database. Opened per call: runs are minutes apart, and a short-lived
+/// connection never holds the file open across a long backup.
+#[derive(Debug, Clone)]
+pub struct History {
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    profile TEXT NOT NULL,
+    action TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    backup TEXT,
+    files INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    error_kind TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_profile ON runs(profile, id);
+";
+
+impl History {
+    pub fn new(path: PathBuf) -> History {
+        History { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn open(&self) -> Result<Connection> {
+        let db_err = |e: rusqlite::Error| Error::Database { path: self.path.clone(), message: e.to_string() };
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create data folder", dir, e))?;
+        }
+        let conn = Connection::open(&self.path).map_err(db_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err)?;
+        conn.execute_batch(SCHEMA).map_err(db_err)?;
+        Ok(conn)
+    }
+
+    pub fn record(&self, r: &RunRecord) -> Result<i64> {
+        let conn = self.open()?;
+        conn.execute(
+            "INSERT INTO runs (profile, action, trigger, started_at, finished_at, outcome, backup, files, bytes, error, error_kind)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                r.profile,
+                r.action,
+                r.trigger,
+                r.started_at.to_rfc3339(),
+                r.finished_at.to_rfc3339(),
+                r.outcome.as_str(),
+                r.backup,
+                r.files as i64,
+                r.bytes as i64,
+                r.error,
+                r.error_kind
+            ],
+        )
+        .map_err(|e| Error::Database { path: self.path.clone(), message: e.to_string() })?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Records a backup run; a history that cannot be written is logged, never fatal.
+    pub fn record_backup(
+        &self,
+        profile: &str,
+        trigger: Trigger,
+        started: DateTime<Utc>,
+        result: &Result<BackupOutcome>,
+    ) {
+        let mut r = self.blank(profile, "backup", trigger.as_str(), started);
+        match result {
+            Ok(BackupOutcome::Created { backup }) => {
+                r.outcome = Outcome::Success;
+                r.backup = Some(backup.name.clone());
+                r.files = backup.totals.files + backup.totals.databases;
+                r.bytes = backup.totals.bytes;
+            }
+            Ok(BackupOutcome::Skipped { reason }) => {
+                r.outcome = Outcome::Skipped;
+                r.error = Some(reason.clone());
+            }
+            Err(e) => self.fail(&mut r, e),
+        }
+        self.record_logged(&r);
+    }
+
+    pub fn record_restore(&self, profile: &str, name: &str, started: DateTime<Utc>, result: &Result<RestoreReport>) {
+        let mut r = self.blank(profile, "restore", "manual", started);
+        r.backup = Some(name.to_string());
+        match result {
+            Ok(report) => {
+                r.outcome = Outcome::Success;
+                r.files = report.files_restored;
+            }
+            Err(e) => self.fail(&mut r, e),
+        }
+        self.record_logged(&r);
+    }
+
+    fn blank(&self, profile: &str, action: &str, trigger: &str, started: DateTime<Utc>) -> RunRecord {
+        RunRecord {
+            id: 0,
+            profile: profile.to_string(),
+            action: action.to_string(),
+            trigger: trigger.to_string(),
+            started_at: started,
+            finished_at: Utc::now(),
+            outcome: Outcome::Failed,
+            backup: None,
+            files: 0,
+            bytes: 0,
+            error: None,
+            error_kind: None,
+        }
+    }
+
+    fn fail(&self, r: &mut RunRecord, e: &Error) {
+        r.outcome = Outcome::Failed;
+        r.error = Some(e.to_string());
+        r.error_kind = Some(e.kind().to_string());
+    }
+
+    fn record_logged(&self, r: &RunRecord) {
+        if let Err(e) = self.record(r) {
+            tracing::error!("cannot record the run in the history: {e}");
+        }
+    }
+
+    /// Runs of `profile`, newest first.
+    pub fn recent(&self, profile: &str, limit: usize) -> Result<Vec<RunRecord>> {
+        self.query("WHERE profile = ?1 ORDER BY id DESC LIMIT ?2", profile, limit)
+    }
+
+    /// The last backup attempt (not a skip) of `profile`.
+    pub fn last_attempt(&self, profile: &str) -> Option<RunRecord> {
+        self.query(
+            "WHERE profile = ?1 AND action = 'backup' AND outcome != 'skipped' ORDER BY id DESC LIMIT ?2",
+            profile,
+            1,
+        )
+        .ok()?
+        .pop()
+    }
+
+    /// The last skipped (unchanged) scheduled run, which counts as a check for scheduling.
+    pub fn last_skip(&self, profile: &str) -> Option<RunRecord> {
+        self.query(
+            "WHERE profile = ?1 AND action = 'backup' AND outcome = 'skipped' ORDER BY id DESC LIMIT ?2",
+            profile,
+            1,
+        )
+        .ok()?
+        .pop()
+    }
+
+    /// How many failures in a row the latest backup attempts are.
+    pub fn failure_streak(&self, profile: &str) -> usize {
+        self.query(
+            "WHERE profile = ?1 AND action = 'backup' AND outcome != 'skipped' ORDER BY id DESC LIMIT ?2",
+            profile,
+            1000,
+        )
+        .map(|runs| runs.iter().take_while(|r| r.outcome == Outcome::Failed).count())
+        .unwrap_or(0)
+    }
+
+    fn query(&self, clause: &str, profile: &str, limit: usize) -> Result<Vec<RunRecord>> {
+        let conn = self.open()?;
+        let sql = format!(
+            "SELECT id, profile, action, trigger, started_at, finished_at, outcome, backup, files, bytes, error, error_kind FROM runs {clause}"
+        );
+        let db_err = |e: rusqlite::Error| Error::Database { path: self.path.clone(), message: e.to_string() };
+        let mut stmt = conn.prepare(&sql).map_err(db_err)?;
+        let rows = stmt
+            .query_map(params![profile, limit as i64], |row| {
+                let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
+                    let s: String = row.get(i)?;
+                    Ok(DateTime::parse_from_rfc3339(&s).map(|d| d.with_timezone(&Utc)).unwrap_or_default())
+                };
+                Ok(RunRecord {
+                    id: row.get(0)?,
+                    profile: row.get(1)?,
+                    action: row.get(2)?,
+                    trigger: row.get(3)?,
+                    started_at: time(4)?,
+                    finished_at: time(5)?,
+                    outcome: Outcome::parse(&row.get::<_, String>(6)?),
+                    backup: row.get(7)?,
+                    files: row.get::<_, i64>(8)? as u64,
+                    bytes: row.get::<_, i64>(9)? as u64,
+                    error: row.get(10)?,
+                    error_kind: row.get(11)?,
+                })
+            })
+            .map_err(db_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+    }
+}
+
+/// This machine's name, for manifests and lock files.
+pub fn host_name() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
+}

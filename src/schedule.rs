@@ -1,0 +1,344 @@
+//! When the next backup is due, and the loop both `lifeboat run` and the tray app run.
+//!
+//! The loop reads the wall clock every tick instead of sleeping for hours: a laptop that
+//! slept through a due time, or an app that was closed, backs up soon after it wakes.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, Notify};
+
+use crate::error::{Error, ErrorReport, Result};
+use crate::manifest::Trigger;
+use crate::progress::ProgressUpdate;
+use crate::restore::RestoreReport;
+use crate::verify::VerifyReport;
+use crate::{BackupOutcome, Engine};
+
+/// How often the loop looks at the clock.
+pub const DEFAULT_TICK: StdDuration = StdDuration::from_secs(60);
+/// After a failed scheduled attempt, wait this long before the next one.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::minutes(10);
+
+/// Due time after the newest backup (or last unchanged check). `None`: due now.
+pub fn next_due(newest: Option<DateTime<Utc>>, every_hours: f64) -> Option<DateTime<Utc>> {
+    newest.map(|t| t + Duration::milliseconds((every_hours * 3_600_000.0) as i64))
+}
+
+/// The wall clock, injectable so tests can jump over sleep and DST.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// What the scheduler is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    Backup,
+    Restore,
+    Verify,
+}
+
+/// Backups paused until a time, or until resumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pause {
+    Until(DateTime<Utc>),
+    Indefinitely,
+}
+
+/// What the scheduler tells its front end.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Started {
+        activity: Activity,
+        trigger: Option<Trigger>,
+    },
+    Progress(ProgressUpdate),
+    BackupDone {
+        trigger: Trigger,
+        outcome: BackupOutcome,
+    },
+    RestoreDone {
+        report: RestoreReport,
+    },
+    VerifyDone {
+        report: VerifyReport,
+    },
+    /// `streak` counts backup failures in a row (1 = the first of a streak).
+    Failed {
+        activity: Activity,
+        trigger: Option<Trigger>,
+        error: ErrorReport,
+        streak: usize,
+    },
+    /// Paused, resumed, or the profile changed.
+    Changed,
+}
+
+#[derive(Default)]
+struct State {
+    paused: Option<Pause>,
+    running: Option<Activity>,
+    progress: Option<ProgressUpdate>,
+    last_failure: Option<DateTime<Utc>>,
+    streak: usize,
+}
+
+/// Runs backups on time and on demand, one job at a time.
+pub struct Scheduler {
+    engine: RwLock<Option<Arc<Engine>>>,
+    clock: Arc<dyn Clock>,
+    retry_after: Duration,
+    state: Mutex<State>,
+    job: tokio::sync::Mutex<()>,
+    events: broadcast::Sender<Event>,
+    wake: Notify,
+}
+
+impl Scheduler {
+    /// A scheduler for `engine` (`None` until the app is set up).
+    pub fn new(engine: Option<Engine>, clock: Arc<dyn Clock>) -> Arc<Scheduler> {
+        Self::with_retry(engine, clock, DEFAULT_RETRY_AFTER)
+    }
+
+    pub fn with_retry(engine: Option<Engine>, clock: Arc<dyn Clock>, retry_after: Duration) -> Arc<Scheduler> {
+        let (events, _) = broadcast::channel(256);
+        Arc::new(Scheduler {
+            engine: RwLock::new(engine.map(Arc::new)),
+            clock,
+            retry_after,
+            state: Mutex::new(State::default()),
+            job: tokio::sync::Mutex::new(()),
+            events,
+            wake: Notify::new(),
+        })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    pub fn engine(&self) -> Option<Arc<Engine>> {
+        self.engine.read().expect("engine lock").clone()
+    }
+
+    /// Switches to a new profile (settings saved); takes effect at once.
+    pub fn set_engine(&self, engine: Engine) {
+        *self.engine.write().expect("engine lock") = Some(Arc::new(engine));
+        let mut s = self.state();
+        s.last_failure = None;
+        s.streak = 0;
+        drop(s);
+        self.emit(Event::Changed);
+        self.wake.notify_one();
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn pause(&self, pause: Pause) {
+        self.state().paused = Some(pause);
+        tracing::info!("backups paused: {pause:?}");
+        self.emit(Event::Changed);
+    }
+
+    pub fn resume(&self) {
+        self.state().paused = None;
+        tracing::info!("backups resumed");
+        self.emit(Event::Changed);
+        self.wake.notify_one();
+    }
+
+    /// The current pause, if it has not run out.
+    pub fn paused(&self) -> Option<Pause> {
+        let now = self.now();
+        let mut s = self.state();
+        if let Some(Pause::Until(t)) = s.paused {
+            if now >= t {
+                s.paused = None;
+            }
+        }
+        s.paused
+    }
+
+    /// The job running now and its latest progress.
+    pub fn running(&self) -> Option<(Activity, Option<ProgressUpdate>)> {
+        let s = self.state();
+        s.running.map(|a| (a, s.progress.clone()))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("scheduler state")
+    }
+
+    fn emit(&self, e: Event) {
+        let _ = self.events.send(e);
+    }
+
+    fn require_engine(&self) -> Result<Arc<Engine>> {
+        self.engine().ok_or_else(|| Error::invalid("Lifeboat is not set up yet: choose what to back up first"))
+    }
+
+    /// Runs `work` on a blocking thread as the one job, forwarding its progress.
+    async fn job<T: Send + 'static>(
+        self: &Arc<Self>,
+        activity: Activity,
+        trigger: Option<Trigger>,
+        work: impl FnOnce(&Engine, &dyn crate::Progress) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let engine = self.require_engine()?;
+        let Ok(_guard) = self.job.try_lock() else {
+            let what = self.running().map(|(a, _)| a).unwrap_or(activity);
+            return Err(Error::Busy {
+                what: format!(
+                    "a {}",
+                    match what {
+                        Activity::Backup => "backup",
+                        Activity::Restore => "restore",
+                        Activity::Verify => "verify",
+                    }
+                ),
+                path: engine.destination().to_path_buf(),
+                pid: std::process::id(),
+                host: crate::history::host_name(),
+            });
+        };
+        {
+            let mut s = self.state();
+            s.running = Some(activity);
+            s.progress = None;
+        }
+        self.emit(Event::Started { activity, trigger });
+        let me = Arc::clone(self);
+        let result = tokio::task::spawn_blocking(move || {
+            let forward = |p: &ProgressUpdate| {
+                me.state().progress = Some(p.clone());
+                me.emit(Event::Progress(p.clone()));
+            };
+            work(&engine, &forward)
+        })
+        .await
+        .unwrap_or_else(|e| Err(Error::invalid(format!("the {activity:?} job stopped unexpectedly: {e}"))));
+        {
+            let mut s = self.state();
+            s.running = None;
+            s.progress = None;
+        }
+        result
+    }
+
+    /// Makes a backup now, as the tray's "Back up now" and the scheduler do.
+    pub async fn backup_now(self: &Arc<Self>, trigger: Trigger) -> Result<BackupOutcome> {
+        let result = self.job(Activity::Backup, Some(trigger), move |e, p| e.backup(trigger, p)).await;
+        match &result {
+            Ok(outcome) => {
+                {
+                    let mut s = self.state();
+                    s.last_failure = None;
+                    s.streak = 0;
+                }
+                self.emit(Event::BackupDone { trigger, outcome: outcome.clone() });
+            }
+            Err(Error::Busy { .. }) => {}
+            Err(e) => {
+                let streak = {
+                    let mut s = self.state();
+                    s.last_failure = Some(self.clock.now());
+                    s.streak += 1;
+                    s.streak
+                };
+                self.emit(Event::Failed {
+                    activity: Activity::Backup,
+                    trigger: Some(trigger),
+                    error: e.report(),
+                    streak,
+                });
+            }
+        }
+        result
+    }
+
+    pub async fn restore(self: &Arc<Self>, name: String) -> Result<RestoreReport> {
+        let result = self.job(Activity::Restore, None, move |e, p| e.restore(&name, p)).await;
+        match &result {
+            Ok(report) => self.emit(Event::RestoreDone { report: report.clone() }),
+            Err(e) => {
+                self.emit(Event::Failed { activity: Activity::Restore, trigger: None, error: e.report(), streak: 0 })
+            }
+        }
+        result
+    }
+
+    pub async fn verify(self: &Arc<Self>, name: Option<String>) -> Result<VerifyReport> {
+        let result = self.job(Activity::Verify, None, move |e, p| e.verify(name.as_deref(), p)).await;
+        match &result {
+            Ok(report) => self.emit(Event::VerifyDone { report: report.clone() }),
+            Err(e) => {
+                self.emit(Event::Failed { activity: Activity::Verify, trigger: None, error: e.report(), streak: 0 })
+            }
+        }
+        result
+    }
+
+    /// Whether a scheduled backup should start now: set up, not paused, not running,
+    /// past due, and not right after a failure.
+    pub fn due_now(&self) -> bool {
+        let Some(engine) = self.engine() else { return false };
+        if self.paused().is_some() || self.running().is_some() {
+            return false;
+        }
+        let now = self.now();
+        if let Some(failed) = self.state().last_failure {
+            if now < failed + self.retry_after {
+                return false;
+            }
+        }
+        match engine.next_due() {
+            Ok(Some(due)) => now >= due,
+            Ok(None) => true,
+            Err(_) => true,
+        }
+    }
+
+    /// The loop: a startup backup when one is due or was missed, then a look at the
+    /// clock every `tick` (or sooner when woken by a settings change or resume).
+    pub async fn run(self: Arc<Self>, tick: StdDuration) {
+        let mut trigger = Trigger::Startup;
+        loop {
+            if self.due_now() {
+                let _ = self.backup_now(trigger).await;
+            }
+            trigger = Trigger::Scheduled;
+            tokio::select! {
+                _ = tokio::time::sleep(tick) => {}
+                _ = self.wake.notified() => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_due_adds_the_interval() {
+        let t = DateTime::parse_from_rfc3339("2025-12-29T09:57:15Z").unwrap().with_timezone(&Utc);
+        assert_eq!(next_due(Some(t), 12.0), Some(t + Duration::hours(12)));
+        assert_eq!(next_due(Some(t), 0.5), Some(t + Duration::minutes(30)));
+        assert_eq!(next_due(None, 12.0), None);
+    }
+}

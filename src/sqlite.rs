@@ -1,0 +1,156 @@
+//! Consistent copies of live SQLite databases, their stats and integrity.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Error, Result};
+use crate::manifest::TableInfo;
+
+const HEADER: &[u8; 16] = b"SQLite format 3\0";
+/// Companion files SQLite keeps beside a database; never copied, never restored.
+pub const COMPANION_SUFFIXES: [&str; 3] = ["-wal", "-shm", "-journal"];
+/// How long to wait for a lock held by another program.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether the file starts with the SQLite header (extension does not matter).
+pub fn is_database(path: &Path) -> bool {
+    let mut buf = [0u8; 16];
+    File::open(path).and_then(|mut f| f.read_exact(&mut buf)).map(|_| &buf == HEADER).unwrap_or(false)
+}
+
+/// Whether `name` is a `-wal`/`-shm`/`-journal` companion of a database in `siblings`.
+pub fn companion_of(name: &str) -> Option<&str> {
+    COMPANION_SUFFIXES.iter().find_map(|s| name.strip_suffix(s))
+}
+
+fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |e| {
+        if matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked)
+        ) {
+            Error::DatabaseBusy { path: path.to_path_buf() }
+        } else {
+            Error::Database { path: path.to_path_buf(), message: e.to_string() }
+        }
+    }
+}
+
+/// Opens a live database without ever writing to it: read-only connections do not
+/// checkpoint or delete the `-wal` when they close.
+pub fn open_read_only(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(db_error(path))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db_error(path))?;
+    Ok(conn)
+}
+
+/// Copies the live database `src` to the new file `dst` with SQLite's online backup API,
+/// in one step so the copy is one consistent snapshot, committed `-wal` data included,
+/// even while another process keeps writing.
+pub fn copy_consistent(src: &Path, dst: &Path) -> Result<()> {
+    let from = open_read_only(src)?;
+    let mut to = Connection::open(dst).map_err(db_error(dst))?;
+    {
+        let backup = rusqlite::backup::Backup::new(&from, &mut to).map_err(db_error(src))?;
+        loop {
+            match backup.step(-1).map_err(db_error(src))? {
+                rusqlite::backup::StepResult::Done => break,
+                rusqlite::backup::StepResult::More => continue,
+                // Busy or locked: another connection holds a write lock on the source
+                // in rollback mode; wait and retry, up to the busy timeout.
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+    // The copy carries the source's journal mode in its header; closing the only
+    // connection checkpoints and removes any `-wal` the copy got, leaving one file.
+    to.close().map_err(|(_, e)| db_error(dst)(e))?;
+    Ok(())
+}
+
+/// Page size, page count, tables with row counts and `PRAGMA integrity_check` of a copy.
+pub struct DbStats {
+    pub page_size: u64,
+    pub page_count: u64,
+    pub tables: Vec<TableInfo>,
+    pub integrity: String,
+}
+
+pub fn stats(path: &Path) -> Result<DbStats> {
+    let conn = open_read_only(path)?;
+    let err = db_error(path);
+    let page_size: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(&err)?;
+    let page_count: u64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(&err)?;
+    let names: Vec<String> = {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .map_err(&err)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(&err)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(&err)?
+    };
+    let mut tables = Vec::with_capacity(names.len());
+    for name in names {
+        let sql = format!("SELECT count(*) FROM \"{}\"", name.replace('"', "\"\""));
+        // Virtual tables whose module is not loaded cannot be counted; record 0 rows.
+        let rows: u64 = conn.query_row(&sql, [], |r| r.get(0)).unwrap_or(0);
+        tables.push(TableInfo { name, rows });
+    }
+    let integrity = integrity_check(&conn).map_err(&err)?;
+    Ok(DbStats { page_size, page_count, tables, integrity })
+}
+
+/// "ok", or the first problems `PRAGMA integrity_check` found, joined.
+pub fn integrity_check(conn: &Connection) -> rusqlite::Result<String> {
+    let mut stmt = conn.prepare("PRAGMA integrity_check(20)")?;
+    let lines = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(lines.join("; "))
+}
+
+/// Checks a database file that should be whole; a file that is not one at all says so.
+pub fn check_file(path: &Path) -> Result<String> {
+    if !is_database(path) {
+        return Ok("not a SQLite database (header damaged)".into());
+    }
+    let conn = open_read_only(path)?;
+    Ok(integrity_check(&conn).unwrap_or_else(|e| e.to_string()))
+}
+
+/// A cheap fingerprint of the live files: size and mtime of the database and its `-wal`.
+/// Equal fingerprints mean nothing was committed in between.
+pub fn fingerprint(path: &Path) -> String {
+    let part = |p: &Path| match std::fs::metadata(p) {
+        Ok(m) => format!("{}:{}", m.len(), crate::snapshot::mtime_ns(&m)),
+        Err(_) => "-".into(),
+    };
+    let mut wal = path.as_os_str().to_os_string();
+    wal.push("-wal");
+    format!("{}/{}", part(path), part(Path::new(&wal)))
+}
+
+/// Restores `backup` into the live database `live` through the backup API, so programs
+/// that have it open see a consistent switch. Waits up to the busy timeout for them.
+pub fn restore_into(backup: &Path, live: &Path) -> Result<()> {
+    let from = open_read_only(backup)?;
+    let mut to = Connection::open(live).map_err(db_error(live))?;
+    to.busy_timeout(BUSY_TIMEOUT).map_err(db_error(live))?;
+    {
+        let b = rusqlite::backup::Backup::new(&from, &mut to).map_err(db_error(live))?;
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match b.step(-1) {
+                Ok(rusqlite::backup::StepResult::Done) => break,
+                Ok(rusqlite::backup::StepResult::More) => continue,
+                Ok(_) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                Ok(_) => return Err(Error::DatabaseBusy { path: live.to_path_buf() }),
+                Err(e) => return Err(db_error(live)(e)),
+            }
+        }
+    }
+    to.close().map_err(|(_, e)| db_error(live)(e))?;
+    Ok(())
+}

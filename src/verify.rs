@@ -1,0 +1,202 @@
+//! Checks a backup against its manifest: every entry present, sizes and BLAKE3 hashes
+//! equal, no unexpected files, every database whole with its recorded tables.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::manifest::{EntryKind, FileEntry, Manifest, INFO_FILE, MANIFEST_FILE};
+use crate::progress::{Phase, Progress, ProgressUpdate};
+use crate::{snapshot, sqlite};
+
+/// One thing wrong with a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub path: String,
+    /// missing, size, changed, extra, corrupt, manifest, unreadable, unsafe
+    pub problem: String,
+    pub detail: String,
+}
+
+/// The result of checking one backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub name: String,
+    pub path: PathBuf,
+    pub ok: bool,
+    pub files_checked: u64,
+    pub bytes_checked: u64,
+    pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    /// One line per problem, for the CLI and error messages.
+    pub fn describe(&self) -> Vec<String> {
+        self.problems.iter().map(|p| format!("{}: {} ({})", p.path, p.problem, p.detail)).collect()
+    }
+}
+
+fn problem(path: &str, problem: &str, detail: impl Into<String>) -> Problem {
+    Problem { path: path.to_string(), problem: problem.to_string(), detail: detail.into() }
+}
+
+/// Why a manifest path may not be used, if it may not: absolute, `..`, or empty.
+pub fn unsafe_path(rel: &str) -> Option<&'static str> {
+    let p = Path::new(rel);
+    if rel.is_empty() {
+        Some("empty path")
+    } else if p.is_absolute() || rel.starts_with('/') || rel.starts_with('\\') || p.has_root() {
+        Some("absolute path")
+    } else if p.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
+        || rel.split(['/', '\\']).any(|s| s == "..")
+    {
+        Some("contains `..`")
+    } else {
+        None
+    }
+}
+
+/// Checks the backup in `dir`. A missing or unreadable manifest makes the backup
+/// incomplete: reported as a problem, never as fine.
+pub fn verify(dir: &Path, progress: &dyn Progress) -> Result<VerifyReport> {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut report = VerifyReport {
+        name,
+        path: dir.to_path_buf(),
+        ok: false,
+        files_checked: 0,
+        bytes_checked: 0,
+        problems: Vec::new(),
+    };
+    let manifest = match Manifest::read(dir) {
+        Ok(m) => m,
+        Err(e) => {
+            report.problems.push(problem(
+                MANIFEST_FILE,
+                "manifest",
+                format!("missing or unreadable, the backup is incomplete: {e}"),
+            ));
+            return Ok(report);
+        }
+    };
+    let total_bytes: u64 = manifest.files.iter().map(|f| f.size).sum();
+    let total_files =
+        manifest.files.iter().filter(|f| matches!(f.kind, EntryKind::File | EntryKind::Database)).count() as u64;
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let done_bytes = std::sync::atomic::AtomicU64::new(0);
+    let mut problems: Vec<Problem> = manifest
+        .files
+        .par_iter()
+        .flat_map_iter(|entry| {
+            let found = check_entry(dir, entry, &manifest);
+            if matches!(entry.kind, EntryKind::File | EntryKind::Database) {
+                let files = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                let bytes = done_bytes.fetch_add(entry.size, std::sync::atomic::Ordering::Relaxed) + entry.size;
+                if files % 64 == 0 || files == total_files {
+                    progress.update(&ProgressUpdate {
+                        phase: Phase::Verifying,
+                        files_done: files,
+                        files_total: total_files,
+                        bytes_done: bytes,
+                        bytes_total: total_bytes,
+                    });
+                }
+            }
+            found
+        })
+        .collect();
+    problems.extend(extra_files(dir, &manifest));
+    problems.sort_by(|a, b| a.path.cmp(&b.path));
+    report.files_checked = total_files;
+    report.bytes_checked = total_bytes;
+    report.ok = problems.is_empty();
+    report.problems = problems;
+    Ok(report)
+}
+
+fn check_entry(dir: &Path, entry: &FileEntry, manifest: &Manifest) -> Vec<Problem> {
+    if let Some(why) = unsafe_path(&entry.path) {
+        return vec![problem(&entry.path, "unsafe", why)];
+    }
+    let path = dir.join(&entry.path);
+    let meta = match fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return vec![problem(&entry.path, "missing", "listed in the manifest but not in the backup")]
+        }
+        Err(e) => return vec![problem(&entry.path, "unreadable", e.to_string())],
+    };
+    match entry.kind {
+        EntryKind::Dir if !meta.is_dir() => vec![problem(&entry.path, "changed", "should be a folder")],
+        EntryKind::Dir => vec![],
+        EntryKind::Symlink => match fs::read_link(&path) {
+            Ok(t) if Some(t.to_string_lossy().as_ref()) == entry.target.as_deref() => vec![],
+            Ok(t) => vec![problem(
+                &entry.path,
+                "changed",
+                format!("link points to {} instead of {}", t.display(), entry.target.as_deref().unwrap_or("?")),
+            )],
+            Err(_) => vec![problem(&entry.path, "changed", "should be a symlink")],
+        },
+        EntryKind::File | EntryKind::Database => {
+            if !meta.is_file() {
+                return vec![problem(&entry.path, "changed", "should be a file")];
+            }
+            if meta.len() != entry.size {
+                return vec![problem(&entry.path, "size", format!("{} bytes instead of {}", meta.len(), entry.size))];
+            }
+            let mut out = Vec::new();
+            match snapshot::hash_file(&path) {
+                Ok(h) if Some(h.as_str()) == entry.blake3.as_deref() => {}
+                Ok(_) => out.push(problem(&entry.path, "changed", "content differs from the manifest's BLAKE3 hash")),
+                Err(e) => return vec![problem(&entry.path, "unreadable", e.to_string())],
+            }
+            if entry.kind == EntryKind::Database {
+                out.extend(check_database(&path, entry, manifest));
+            }
+            out
+        }
+    }
+}
+
+fn check_database(path: &Path, entry: &FileEntry, manifest: &Manifest) -> Vec<Problem> {
+    let integrity = match sqlite::check_file(path) {
+        Ok(i) => i,
+        Err(e) => return vec![problem(&entry.path, "corrupt", e.to_string())],
+    };
+    if integrity != "ok" {
+        return vec![problem(&entry.path, "corrupt", format!("integrity check: {integrity}"))];
+    }
+    let Some(info) = manifest.databases.iter().find(|d| d.path == entry.path) else { return vec![] };
+    match sqlite::stats(path) {
+        Ok(stats) => {
+            let have: HashSet<&str> = stats.tables.iter().map(|t| t.name.as_str()).collect();
+            info.tables
+                .iter()
+                .filter(|t| !have.contains(t.name.as_str()))
+                .map(|t| problem(&entry.path, "corrupt", format!("table {} is missing", t.name)))
+                .collect()
+        }
+        Err(e) => vec![problem(&entry.path, "corrupt", e.to_string())],
+    }
+}
+
+/// Files in the backup that the manifest does not list.
+fn extra_files(dir: &Path, manifest: &Manifest) -> Vec<Problem> {
+    let listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).min_depth(1).follow_links(false) {
+        let Ok(entry) = entry else { continue };
+        let Ok(rel) = entry.path().strip_prefix(dir) else { continue };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        if rel == MANIFEST_FILE || rel == INFO_FILE || listed.contains(rel.as_str()) {
+            continue;
+        }
+        out.push(problem(&rel, "extra", "in the backup but not in the manifest"));
+    }
+    out
+}
