@@ -1,0 +1,51 @@
+// The window's only door to the app: the commands and events of docs/app-api.md.
+// Every rejection is normalised to { kind, message, field? } so views show one shape.
+
+function tauri() {
+  const t = window.__TAURI__;
+  if (!t?.core?.invoke || !t?.event?.listen) {
+    throw { kind: 'no_app', message: 'This window only works inside the Lifeboat app.' };
+  }
+  return t;
+}
+
+/** Whatever the app (or the bridge itself) rejected with, as { kind, message, field? }. */
+export function toError(err) {
+  if (err && typeof err === 'object' && typeof err.message === 'string') {
+    return { kind: err.kind ?? 'error', message: err.message, field: err.field ?? null };
+  }
+  return { kind: 'error', message: String(err ?? 'unknown error'), field: null };
+}
+
+async function call(command, args) {
+  try {
+    return await tauri().core.invoke(command, args);
+  } catch (err) {
+    throw toError(err);
+  }
+}
+
+/** Listen to an app event; the handler gets the payload only. */
+export async function on(event, handler) {
+  return tauri().event.listen(event, (e) => handler(e?.payload));
+}
+
+export const api = {
+  getStatus: () => call('get_status'),
+  listBackups: () => call('list_backups'),
+  backupNow: () => call('backup_now'),
+  verifyBackup: (name) => call('verify_backup', { name }),
+  restorePreview: (name) => call('restore_preview', { name }),
+  restoreBackup: (name) => call('restore_backup', { name }),
+  getSettings: () => call('get_settings'),
+  saveSettings: (settings) => call('save_settings', { settings }),
+  // `start` is optional in the contract: leave it out rather than send an empty string.
+  pickFolder: (start) => call('pick_folder', start ? { start } : {}),
+  getAutostart: () => call('get_autostart'),
+  setAutostart: (enabled) => call('set_autostart', { enabled }),
+  pauseBackups: (hours) => call('pause_backups', { hours }),
+  resumeBackups: () => call('resume_backups'),
+  getHistory: (limit) => call('get_history', { limit }),
+  openBackupFolder: (name) => call('open_backup_folder', name ? { name } : {}),
+  openLogFile: () => call('open_log_file'),
+};

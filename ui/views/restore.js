@@ -1,0 +1,143 @@
+// The restore flow in one <dialog>: what will change (restore_preview) -> confirm ->
+// progress -> result or error. The dialog cannot be dismissed while the restore runs.
+
+import { fill, h, timeEl } from '../dom.js';
+import { parseTime, plural, shortDateTime } from '../format.js';
+import { progressView } from './progress.js';
+
+export function restoreDialog({ preview, restore, onFinished }) {
+  const title = h('h2', { id: 'restore-title' }, 'Restore this backup?');
+  const sub = h('p', { class: 'dialog-sub' });
+  const summary = h('div', { id: 'restore-summary', 'aria-live': 'polite' });
+  const safetyNote = h('p', { class: 'note safety-note' },
+    'Lifeboat first saves your current data as a safety snapshot, so you can undo this restore.');
+  const progress = progressView({ id: 'restore-progress', name: 'Restore progress' });
+  const result = h('div', { id: 'restore-result', role: 'status' });
+  const error = h('p', { id: 'restore-error', class: 'alert', role: 'alert' });
+  const cancel = h('button', { id: 'restore-cancel', type: 'button', onclick: () => close() }, 'Cancel');
+  const confirm = h('button', { id: 'restore-confirm', type: 'button', class: 'primary', onclick: () => run() },
+    'Restore');
+  const el = h('dialog', {
+    id: 'restore-dialog', tabindex: -1, 'aria-labelledby': 'restore-title', 'aria-describedby': 'restore-summary',
+  },
+    title, sub, summary, safetyNote, progress.el, result, error,
+    h('div', { class: 'dialog-actions' }, cancel, confirm));
+
+  let backup = null;
+  let opener = null;
+
+  // Escape would close the dialog while files are being swapped: not then. Stopping the
+  // keydown as well as `cancel`, since browsers may refuse to cancel a repeated close request.
+  const holdOpen = (e) => {
+    if (el.dataset.phase === 'running' && (e.type === 'cancel' || e.key === 'Escape')) e.preventDefault();
+  };
+  document.addEventListener('keydown', holdOpen, true);
+  el.addEventListener('cancel', holdOpen);
+  el.addEventListener('close', () => {
+    // The list was re-rendered meanwhile: return focus to the same backup's button.
+    const target = opener?.isConnected && opener !== document.body ? opener
+      : document.querySelector(`.backup-card[data-name="${CSS.escape(backup?.name ?? '')}"] .restore-btn`)
+        ?? document.getElementById('backup-now');
+    backup = null;
+    target?.focus();
+  });
+
+  function setPhase(phase) {
+    el.dataset.phase = phase;
+    const running = phase === 'running';
+    const finished = phase === 'done' || phase === 'failed';
+    confirm.hidden = finished;
+    confirm.disabled = phase !== 'confirm';
+    confirm.textContent = running ? 'Restoring…' : 'Restore';
+    cancel.disabled = running;
+    cancel.textContent = finished ? 'Close' : 'Cancel';
+    safetyNote.hidden = finished;
+    summary.hidden = running || finished;
+    if (running) progress.update(null);
+    else progress.hide();
+    // Disabling the focused button would drop focus to <body>, outside the modal.
+    if (running) el.focus();
+  }
+
+  async function open(b) {
+    backup = b;
+    opener = document.activeElement;
+    const when = parseTime(b.started_at);
+    title.textContent = b.kind === 'pre-restore' ? 'Restore the safety snapshot?' : 'Restore this backup?';
+    fill(sub, 'From ', shortDateTime(when), ' (', timeEl(b.started_at), ')');
+    fill(summary, h('p', { class: 'hint' }, 'Checking what will change…'));
+    fill(result);
+    error.textContent = '';
+    setPhase('preview');
+    if (!el.open) el.showModal();
+    cancel.focus();
+    try {
+      const plan = await preview(b.name);
+      if (backup !== b) return; // closed and reopened on another backup meanwhile
+      fill(summary, planList(plan));
+      setPhase('confirm');
+      confirm.focus();
+    } catch (err) {
+      if (backup !== b) return;
+      error.textContent = `Can't prepare the restore: ${err.message}`;
+      setPhase('failed');
+    }
+  }
+
+  async function run() {
+    const b = backup;
+    setPhase('running');
+    try {
+      const report = await restore(b.name);
+      title.textContent = 'Restored';
+      fill(result, reportView(report));
+      setPhase('done');
+    } catch (err) {
+      title.textContent = 'Restore failed';
+      error.textContent = `${err.message}. If a safety snapshot was taken, it holds your data as it was before.`;
+      setPhase('failed');
+    }
+    cancel.focus();
+    onFinished?.();
+  }
+
+  function close() {
+    if (el.dataset.phase !== 'running') el.close();
+  }
+
+  return {
+    el,
+    open,
+    progress(p) {
+      if (el.open && el.dataset.phase === 'running') progress.update(p);
+    },
+  };
+}
+
+function planList(plan) {
+  const line = (key, n, text) => h('li', { dataset: { change: key, count: n ?? 0 } }, text);
+  const dbs = plan?.databases ?? [];
+  return [
+    h('p', null, 'Your data will be put back as it was then:'),
+    h('ul', { class: 'plan' },
+      line('put_back', plan?.put_back, `${plural(plan?.put_back ?? 0, 'changed file')} put back`),
+      line('bring_back', plan?.bring_back, `${plural(plan?.bring_back ?? 0, 'deleted file')} brought back`),
+      line('remove', plan?.remove, `${plural(plan?.remove ?? 0, 'file')} added since then removed`),
+      dbs.length > 0 && h('li', { dataset: { change: 'databases', count: dbs.length } },
+        `${dbs.length === 1 ? 'Database' : 'Databases'} replaced: ${dbs.join(', ')}`)),
+    plan?.unchanged > 0 && h('p', { class: 'hint' }, `${plural(plan.unchanged, 'file')} unchanged.`),
+  ];
+}
+
+function reportView(r) {
+  const dbs = r?.databases_restored ?? [];
+  return [
+    h('ul', { class: 'plan' },
+      h('li', null, `${plural(r?.files_restored ?? 0, 'file')} put back`),
+      h('li', null, `${plural(r?.files_removed ?? 0, 'file')} removed`),
+      dbs.length > 0 && h('li', null, `${dbs.length === 1 ? 'Database' : 'Databases'} restored: ${dbs.join(', ')}`)),
+    r?.safety_snapshot && h('p', { class: 'hint' },
+      'Your data from before is kept as the safety snapshot ', h('span', { class: 'path' }, r.safety_snapshot),
+      '; restore it to undo.'),
+  ];
+}
