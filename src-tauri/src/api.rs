@@ -1,0 +1,295 @@
+//! What each window command does, as plain functions over [`AppState`] (docs/app-api.md).
+//! The `#[tauri::command]` wrappers in `commands.rs` only call these.
+
+use std::path::{Path, PathBuf};
+
+use lifeboat::schedule::Pause;
+use lifeboat::{config, BackupInfo, BackupOutcome, Config, Engine, Error, Profile, RunRecord, Trigger};
+use serde::{Deserialize, Serialize};
+
+use crate::state::{AppState, AppStatus};
+
+/// How a command fails: the engine's `{kind, message}`, and for settings the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandError {
+    pub kind: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl From<Error> for CommandError {
+    fn from(e: Error) -> Self {
+        let r = e.report();
+        CommandError { kind: r.kind, message: r.message, field: None }
+    }
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.kind)
+    }
+}
+
+pub type ApiResult<T> = Result<T, CommandError>;
+
+/// The settings the window reads and saves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    #[serde(default)]
+    pub configured: bool,
+    pub profile: Option<ProfileSettings>,
+    #[serde(default)]
+    pub notify_on_success: bool,
+    #[serde(default = "yes")]
+    pub launch_at_login: bool,
+    #[serde(default)]
+    pub config_path: PathBuf,
+}
+
+/// A profile as the settings form edits it: lenient, so a half-filled form is validated
+/// by the engine (with the field named) rather than refused by deserialisation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileSettings {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub source: PathBuf,
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub destination: PathBuf,
+    #[serde(default = "default_every_hours")]
+    pub every_hours: f64,
+    #[serde(default = "default_keep")]
+    pub keep: usize,
+    #[serde(default)]
+    pub before_backup: Option<String>,
+    #[serde(default)]
+    pub after_backup: Option<String>,
+    #[serde(default)]
+    pub before_restore: Option<String>,
+    #[serde(default)]
+    pub after_restore: Option<String>,
+    #[serde(default = "default_hook_timeout")]
+    pub hook_timeout_secs: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_every_hours() -> f64 {
+    config::DEFAULT_EVERY_HOURS
+}
+fn default_keep() -> usize {
+    config::DEFAULT_KEEP
+}
+fn default_hook_timeout() -> u64 {
+    config::DEFAULT_HOOK_TIMEOUT_SECS
+}
+
+impl From<&Profile> for ProfileSettings {
+    fn from(p: &Profile) -> Self {
+        ProfileSettings {
+            name: p.name.clone(),
+            source: p.source.clone(),
+            include: p.include.clone(),
+            exclude: p.exclude.clone(),
+            destination: p.destination.clone(),
+            every_hours: p.every_hours,
+            keep: p.keep,
+            before_backup: p.before_backup.clone(),
+            after_backup: p.after_backup.clone(),
+            before_restore: p.before_restore.clone(),
+            after_restore: p.after_restore.clone(),
+            hook_timeout_secs: p.hook_timeout_secs,
+        }
+    }
+}
+
+impl ProfileSettings {
+    /// The engine's profile: blank entries dropped, a missing name taken from the source.
+    pub fn to_profile(&self) -> Profile {
+        let clean = |items: &[String]| -> Vec<String> {
+            items.iter().map(|i| i.trim().to_string()).filter(|i| !i.is_empty()).collect()
+        };
+        let hook = |h: &Option<String>| h.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let name = match self.name.trim() {
+            "" => self.source.file_name().map_or("Lifeboat".into(), |n| n.to_string_lossy().into_owned()),
+            n => n.to_string(),
+        };
+        Profile {
+            name,
+            source: self.source.clone(),
+            include: clean(&self.include),
+            exclude: clean(&self.exclude),
+            destination: self.destination.clone(),
+            every_hours: self.every_hours,
+            keep: self.keep,
+            before_backup: hook(&self.before_backup),
+            after_backup: hook(&self.after_backup),
+            before_restore: hook(&self.before_restore),
+            after_restore: hook(&self.after_restore),
+            hook_timeout_secs: self.hook_timeout_secs,
+        }
+    }
+}
+
+pub fn get_status(state: &AppState) -> AppStatus {
+    state.status()
+}
+
+pub fn list_backups(state: &AppState) -> ApiResult<Vec<BackupInfo>> {
+    Ok(state.require_engine()?.list()?)
+}
+
+pub async fn backup_now(state: &AppState) -> ApiResult<BackupOutcome> {
+    tracing::info!("back up now (manual)");
+    Ok(state.scheduler.backup_now(Trigger::Manual).await?)
+}
+
+pub async fn verify_backup(state: &AppState, name: String) -> ApiResult<lifeboat::VerifyReport> {
+    tracing::info!("verify {name}");
+    Ok(state.scheduler.verify(Some(name)).await?)
+}
+
+pub fn restore_preview(state: &AppState, name: &str) -> ApiResult<lifeboat::RestorePlan> {
+    Ok(state.require_engine()?.restore_preview(name)?)
+}
+
+pub async fn restore_backup(state: &AppState, name: String) -> ApiResult<lifeboat::RestoreReport> {
+    tracing::info!("restore {name}");
+    Ok(state.scheduler.restore(name).await?)
+}
+
+pub fn get_settings(state: &AppState) -> Settings {
+    let config = state.config();
+    Settings {
+        configured: config.is_some(),
+        profile: config.as_ref().and_then(|c| c.profiles.first()).map(ProfileSettings::from),
+        notify_on_success: config.as_ref().is_some_and(|c| c.notify_on_success),
+        // Before the first setup this is the default the form offers: on.
+        launch_at_login: if config.is_some() { state.login.enabled() } else { true },
+        config_path: state.config_path.clone(),
+    }
+}
+
+/// Validates with the engine (shape, then the disk), writes the config, applies it at once.
+/// The first save also turns launch at login on, unless the form turned it off.
+pub fn save_settings(state: &AppState, settings: Settings) -> ApiResult<Settings> {
+    let Some(form) = &settings.profile else {
+        return Err(field_error(Error::invalid("choose the folder to back up"), "source"));
+    };
+    let profile = form.to_profile();
+    config::check_on_disk(&profile).map_err(|e| {
+        let field = field_of(&e, &profile);
+        tracing::info!("settings refused ({}): {e}", field.unwrap_or("-"));
+        CommandError { field: field.map(String::from), ..e.into() }
+    })?;
+    let engine = Engine::new(profile.clone(), &state.history_db)?;
+    let previous = state.config();
+    let first_setup = previous.is_none();
+    let mut config = previous.unwrap_or_else(Config::default);
+    config.notify_on_success = settings.notify_on_success;
+    match config.profiles.first_mut() {
+        Some(first) => *first = profile,
+        None => config.profiles.push(profile),
+    }
+    config.save(&state.config_path)?;
+    tracing::info!("settings saved to {}", state.config_path.display());
+    if first_setup || settings.launch_at_login != state.login.enabled() {
+        if let Err(e) = state.login.set(settings.launch_at_login) {
+            tracing::warn!("{e}");
+        }
+    }
+    state.apply_config(config, engine);
+    Ok(get_settings(state))
+}
+
+/// Which setting an engine validation error is about.
+pub fn field_of(e: &Error, p: &Profile) -> Option<&'static str> {
+    let about = |path: &Path| {
+        if path.starts_with(&p.destination) {
+            Some("destination")
+        } else if path == p.source {
+            Some("source")
+        } else if path.starts_with(&p.source) {
+            Some("include")
+        } else {
+            None
+        }
+    };
+    match e {
+        Error::SourceMissing { path, .. } => about(path).or(Some("source")),
+        Error::DestinationUnavailable { .. } | Error::DiskFull { .. } => Some("destination"),
+        Error::PermissionDenied { path, .. } | Error::Io { path, .. } => about(path),
+        Error::Invalid(message) => {
+            let rest = message.split_once("\": ").map_or(message.as_str(), |(_, r)| r);
+            let first = rest.split_whitespace().next().unwrap_or("");
+            match first {
+                "source" => Some("source"),
+                "destination" | "backed-up" => Some("destination"),
+                "every_hours" => Some("every_hours"),
+                "keep" => Some("keep"),
+                "include" => Some("include"),
+                "exclude" => Some("exclude"),
+                "profile" => Some("name"),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn field_error(e: Error, field: &str) -> CommandError {
+    CommandError { field: Some(field.to_string()), ..e.into() }
+}
+
+pub fn get_autostart(state: &AppState) -> bool {
+    state.login.enabled()
+}
+
+pub fn set_autostart(state: &AppState, enabled: bool) -> ApiResult<bool> {
+    Ok(state.login.set(enabled)?)
+}
+
+/// Pauses scheduled backups for `hours`, or until resumed when `None`.
+pub fn pause_backups(state: &AppState, hours: Option<f64>) -> ApiResult<AppStatus> {
+    let pause = match hours {
+        None => Pause::Indefinitely,
+        Some(h) if h.is_finite() && h > 0.0 => {
+            Pause::Until(state.scheduler.now() + chrono::Duration::milliseconds((h * 3_600_000.0) as i64))
+        }
+        Some(h) => return Err(Error::invalid(format!("pause for a number of hours above 0, not {h}")).into()),
+    };
+    state.scheduler.pause(pause);
+    Ok(state.status())
+}
+
+pub fn resume_backups(state: &AppState) -> AppStatus {
+    state.scheduler.resume();
+    state.status()
+}
+
+pub fn get_history(state: &AppState, limit: usize) -> ApiResult<Vec<RunRecord>> {
+    match state.scheduler.engine() {
+        Some(engine) => Ok(engine.history().recent(&engine.profile().name, limit)?),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The folder "Show in folder" opens: the destination, or one backup in it.
+pub fn backup_folder(state: &AppState, name: Option<&str>) -> ApiResult<PathBuf> {
+    let engine = state.require_engine()?;
+    match name {
+        Some(n) => Ok(lifeboat::catalog::backup_dir(engine.destination(), n)?),
+        None if engine.destination().is_dir() => Ok(engine.destination().to_path_buf()),
+        None => Err(Error::DestinationUnavailable {
+            path: engine.destination().to_path_buf(),
+            cause: "does not exist — is the drive connected?".into(),
+        }
+        .into()),
+    }
+}

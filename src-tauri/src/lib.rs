@@ -1,0 +1,85 @@
+//! Lifeboat's tray app: a thin Tauri shell over the engine's scheduler. It shows the
+//! state in the tray, runs backups on time, notifies, and serves the window's commands.
+
+pub mod api;
+pub mod autostart;
+pub mod commands;
+pub mod events;
+pub mod notify;
+pub mod state;
+pub mod tray;
+pub mod window;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lifeboat::{paths, Config};
+use tauri::{Manager, RunEvent};
+
+use crate::state::AppState;
+
+/// How often the scheduler looks at the clock: `LIFEBOAT_TICK_SECS`, else 60 s.
+pub fn tick() -> Duration {
+    std::env::var("LIFEBOAT_TICK_SECS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(lifeboat::schedule::DEFAULT_TICK, Duration::from_secs_f64)
+}
+
+/// Starts the app and runs until "Quit"; returns the exit code.
+pub fn run() -> i32 {
+    let _log_guard = lifeboat::logging::init(&paths::log_dir(), Some(tracing::Level::WARN));
+    tracing::info!("Lifeboat {} starting (pid {})", env!("CARGO_PKG_VERSION"), std::process::id());
+    let tick = tick();
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tracing::info!("second launch: focusing the running app");
+            window::show(app);
+        }))
+        .plugin(autostart::plugin())
+        .plugin(tauri_plugin_dialog::init())
+        .setup(move |app| {
+            #[cfg(target_os = "macos")]
+            app.set_activation_policy(tauri::ActivationPolicy::Accessory);
+            let handle = app.handle().clone();
+            let login = Arc::new(autostart::PluginLoginItem(handle.clone()));
+            let state = Arc::new(AppState::load(Config::default_path(), &paths::data_dir(), login));
+            app.manage(Arc::clone(&state));
+            tray::create(&handle, &state.status())?;
+            events::start(&handle, Arc::clone(&state), tick);
+            if state.scheduler.engine().is_none() {
+                window::show(&handle);
+            }
+            Ok(())
+        })
+        .on_window_event(window::on_event)
+        .invoke_handler(tauri::generate_handler![
+            commands::get_status,
+            commands::list_backups,
+            commands::backup_now,
+            commands::verify_backup,
+            commands::restore_preview,
+            commands::restore_backup,
+            commands::get_settings,
+            commands::save_settings,
+            commands::pick_folder,
+            commands::get_autostart,
+            commands::set_autostart,
+            commands::pause_backups,
+            commands::resume_backups,
+            commands::get_history,
+            commands::open_backup_folder,
+            commands::open_log_file,
+        ])
+        .build(tauri::generate_context!())
+        .expect("cannot start Lifeboat");
+    let code = app.run_return(|_app, event| {
+        // Closing the window leaves the app in the tray; only "Quit" (exit code set) ends it.
+        if let RunEvent::ExitRequested { code: None, api, .. } = event {
+            api.prevent_exit();
+        }
+    });
+    tracing::info!("Lifeboat stopped");
+    code
+}

@@ -1,0 +1,43 @@
+//! The one window: opened from the tray, hidden (or destroyed) on close, focused on a
+//! second launch. The app lives on in the tray until "Quit".
+
+use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder, Window, WindowEvent};
+
+pub const MAIN: &str = "main";
+
+/// Closing destroys the webview rather than hiding it: the app then idles without a
+/// web process (see the memory figures in the crate README).
+pub const DESTROY_ON_CLOSE: bool = true;
+
+/// Shows and focuses the window, creating it if it was closed.
+pub fn show<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(window) = app.get_webview_window(MAIN) {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+        return;
+    }
+    let built = WebviewWindowBuilder::new(app, MAIN, WebviewUrl::App("index.html".into()))
+        .title("Lifeboat")
+        .inner_size(420.0, 640.0)
+        .min_inner_size(360.0, 480.0)
+        .build();
+    match built {
+        Ok(window) => {
+            let _ = window.set_focus();
+            tracing::info!("window opened");
+        }
+        Err(e) => tracing::error!("cannot open the window: {e}"),
+    }
+}
+
+/// Close hides the window (or lets it be destroyed); the app keeps running either way.
+pub fn on_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
+    if let WindowEvent::CloseRequested { api, .. } = event {
+        if window.label() == MAIN && !DESTROY_ON_CLOSE {
+            api.prevent_close();
+            let _ = window.hide();
+        }
+        tracing::info!("window closed");
+    }
+}
