@@ -206,6 +206,17 @@ impl History {
         .pop()
     }
 
+    /// The last successful backup of `profile`, known even while its drive is away.
+    pub fn last_success(&self, profile: &str) -> Option<RunRecord> {
+        self.query(
+            "WHERE profile = ?1 AND action = 'backup' AND outcome = 'success' ORDER BY id DESC LIMIT ?2",
+            profile,
+            1,
+        )
+        .ok()?
+        .pop()
+    }
+
     /// The last skipped (unchanged) scheduled run, which counts as a check for scheduling.
     pub fn last_skip(&self, profile: &str) -> Option<RunRecord> {
         self.query(

@@ -69,6 +69,9 @@ pub struct Status {
     pub destination_available: bool,
     pub health: Health,
     pub last_backup: Option<BackupInfo>,
+    /// When the last successful backup was made, from the history: known even while the
+    /// destination is away (when `last_backup` cannot be read).
+    pub last_success_at: Option<DateTime<Utc>>,
     pub last_attempt: Option<RunRecord>,
     /// The last failure, when the last attempt failed.
     pub last_error: Option<ErrorReport>,
@@ -146,11 +149,15 @@ impl Engine {
             kind: r.error_kind.clone().unwrap_or_else(|| "error".into()),
             message: r.error.clone().unwrap_or_default(),
         });
+        let last_success_at = last_backup
+            .as_ref()
+            .map(|b| b.started_at)
+            .or_else(|| self.history.last_success(&p.name).map(|r| r.started_at));
         let last_skip = self.history.last_skip(&p.name).map(|r| r.started_at);
-        let next_due = schedule::next_due(last_backup.as_ref().map(|b| b.started_at).max(last_skip), p.every_hours);
+        let next_due = schedule::next_due(last_success_at.max(last_skip), p.every_hours);
         let health = if last_error.is_some() {
             Health::Failing
-        } else if last_backup.is_none() {
+        } else if last_success_at.is_none() {
             Health::NoBackup
         } else if next_due.is_some_and(|d| now > d + OVERDUE_GRACE) {
             Health::Overdue
@@ -165,6 +172,7 @@ impl Engine {
             health,
             backups: backups.iter().filter(|b| b.kind == BackupKind::Backup).count(),
             last_backup,
+            last_success_at,
             last_attempt,
             last_error,
             next_due,

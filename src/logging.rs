@@ -15,6 +15,7 @@ pub fn init(
     log_dir: &Path,
     stderr_level: Option<tracing::Level>,
 ) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let _ = std::fs::create_dir_all(log_dir);
     let file = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix(LOG_FILE_PREFIX)

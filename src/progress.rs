@@ -46,11 +46,7 @@ impl ProgressUpdate {
         } else {
             (self.files_done, self.files_total)
         };
-        if total == 0 {
-            0
-        } else {
-            ((done.min(total) * 100) / total) as u8
-        }
+        (done.min(total) * 100).checked_div(total).unwrap_or(0) as u8
     }
 }
 

@@ -656,8 +656,7 @@ pub fn hash_file(path: &Path) -> Result<String> {
 fn store_database(f: &Found, staging: &Path, warnings: &Mutex<Vec<String>>) -> Result<(FileEntry, DatabaseInfo)> {
     let dst = staging.join(&f.rel);
     let fingerprint = sqlite::fingerprint(&f.abs);
-    sqlite::copy_consistent(&f.abs, &dst)?;
-    let stats = sqlite::stats(&dst)?;
+    let stats = sqlite::copy_consistent(&f.abs, &dst)?;
     if stats.integrity != "ok" {
         warnings
             .lock()

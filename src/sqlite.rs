@@ -49,10 +49,32 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Opens a database copy inside a backup for reading: `immutable` so SQLite creates no
+/// `-wal`/`-shm` beside it and takes no locks.
+pub fn open_backup_copy(path: &Path) -> Result<Connection> {
+    let uri = format!("file:{}?immutable=1", uri_escape(&path.to_string_lossy()));
+    Connection::open_with_flags(
+        uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(db_error(path))
+}
+
+fn uri_escape(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// Copies the live database `src` to the new file `dst` with SQLite's online backup API,
 /// in one step so the copy is one consistent snapshot, committed `-wal` data included,
-/// even while another process keeps writing.
-pub fn copy_consistent(src: &Path, dst: &Path) -> Result<()> {
+/// even while another process keeps writing. Returns the copy's stats and integrity.
+pub fn copy_consistent(src: &Path, dst: &Path) -> Result<DbStats> {
     let from = open_read_only(src)?;
     let mut to = Connection::open(dst).map_err(db_error(dst))?;
     {
@@ -67,10 +89,11 @@ pub fn copy_consistent(src: &Path, dst: &Path) -> Result<()> {
             }
         }
     }
+    let stats = stats_of(&to, dst)?;
     // The copy carries the source's journal mode in its header; closing the only
-    // connection checkpoints and removes any `-wal` the copy got, leaving one file.
+    // connection checkpoints and removes any `-wal`/`-shm` the copy got: one file remains.
     to.close().map_err(|(_, e)| db_error(dst)(e))?;
-    Ok(())
+    Ok(stats)
 }
 
 /// Page size, page count, tables with row counts and `PRAGMA integrity_check` of a copy.
@@ -81,8 +104,12 @@ pub struct DbStats {
     pub integrity: String,
 }
 
+/// Stats of a database copy inside a backup.
 pub fn stats(path: &Path) -> Result<DbStats> {
-    let conn = open_read_only(path)?;
+    stats_of(&open_backup_copy(path)?, path)
+}
+
+fn stats_of(conn: &Connection, path: &Path) -> Result<DbStats> {
     let err = db_error(path);
     let page_size: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(&err)?;
     let page_count: u64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(&err)?;
@@ -100,7 +127,7 @@ pub fn stats(path: &Path) -> Result<DbStats> {
         let rows: u64 = conn.query_row(&sql, [], |r| r.get(0)).unwrap_or(0);
         tables.push(TableInfo { name, rows });
     }
-    let integrity = integrity_check(&conn).map_err(&err)?;
+    let integrity = integrity_check(conn).map_err(&err)?;
     Ok(DbStats { page_size, page_count, tables, integrity })
 }
 
@@ -111,21 +138,22 @@ pub fn integrity_check(conn: &Connection) -> rusqlite::Result<String> {
     Ok(lines.join("; "))
 }
 
-/// Checks a database file that should be whole; a file that is not one at all says so.
+/// Checks a database copy in a backup; a file that is not one at all says so.
 pub fn check_file(path: &Path) -> Result<String> {
     if !is_database(path) {
         return Ok("not a SQLite database (header damaged)".into());
     }
-    let conn = open_read_only(path)?;
+    let conn = open_backup_copy(path)?;
     Ok(integrity_check(&conn).unwrap_or_else(|e| e.to_string()))
 }
 
 /// A cheap fingerprint of the live files: size and mtime of the database and its `-wal`.
-/// Equal fingerprints mean nothing was committed in between.
+/// Equal fingerprints mean nothing was committed in between. An empty `-wal` holds
+/// nothing (a reader, Lifeboat's own included, may create one), so it counts as absent.
 pub fn fingerprint(path: &Path) -> String {
     let part = |p: &Path| match std::fs::metadata(p) {
-        Ok(m) => format!("{}:{}", m.len(), crate::snapshot::mtime_ns(&m)),
-        Err(_) => "-".into(),
+        Ok(m) if m.len() > 0 => format!("{}:{}", m.len(), crate::snapshot::mtime_ns(&m)),
+        _ => "-".into(),
     };
     let mut wal = path.as_os_str().to_os_string();
     wal.push("-wal");
@@ -135,7 +163,7 @@ pub fn fingerprint(path: &Path) -> String {
 /// Restores `backup` into the live database `live` through the backup API, so programs
 /// that have it open see a consistent switch. Waits up to the busy timeout for them.
 pub fn restore_into(backup: &Path, live: &Path) -> Result<()> {
-    let from = open_read_only(backup)?;
+    let from = open_backup_copy(backup)?;
     let mut to = Connection::open(live).map_err(db_error(live))?;
     to.busy_timeout(BUSY_TIMEOUT).map_err(db_error(live))?;
     {

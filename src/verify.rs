@@ -96,7 +96,7 @@ pub fn verify(dir: &Path, progress: &dyn Progress) -> Result<VerifyReport> {
             if matches!(entry.kind, EntryKind::File | EntryKind::Database) {
                 let files = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 let bytes = done_bytes.fetch_add(entry.size, std::sync::atomic::Ordering::Relaxed) + entry.size;
-                if files % 64 == 0 || files == total_files {
+                if files.is_multiple_of(64) || files == total_files {
                     progress.update(&ProgressUpdate {
                         phase: Phase::Verifying,
                         files_done: files,

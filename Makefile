@@ -1,0 +1,33 @@
+# Lifeboat: `make run` to build and start the tray app, `make test` to run every test.
+SHELL := /bin/bash
+CARGO ?= cargo
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: run test bench deps lint build cli clean
+
+run:
+	@scripts/deps.sh build
+	$(CARGO) build --release -p lifeboat-app
+	./target/release/lifeboat-app
+
+## The CLI alone (no GUI dependencies needed): `make cli`, then target/release/lifeboat
+cli:
+	$(CARGO) build --release --bin lifeboat
+
+test:
+	@scripts/deps.sh test
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) build --workspace --all-targets
+	xvfb-run -a -s "-screen 0 1280x1024x24" dbus-run-session -- $(CARGO) test --workspace --no-fail-fast
+
+bench:
+	@scripts/deps.sh bench
+	bash bench/run.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean

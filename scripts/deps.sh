@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what a clean Debian 12 machine lacks to build, run and test Lifeboat.
+# Usage: scripts/deps.sh [build|test|bench] — each level includes the ones before it.
+set -euo pipefail
+
+level=${1:-build}
+build_pkgs=(pkg-config build-essential libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev)
+test_pkgs=(xvfb xauth dbus-x11 dbus webkit2gtk-driver dunst sqlite3 imagemagick util-linux)
+bench_pkgs=(rsync restic sqlite3 hyperfine time python3)
+
+wanted=("${build_pkgs[@]}")
+case "$level" in
+  test) wanted+=("${test_pkgs[@]}") ;;
+  bench) wanted+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  build) ;;
+  *) echo "deps.sh: unknown level '$level' (build, test or bench)" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "deps.sh: missing packages (${missing[*]}) and no apt-get: install them with your package manager" >&2
+    exit 1
+  fi
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "Installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$level" != build ] && ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  echo "Installing tauri-driver"
+  cargo install tauri-driver --locked --quiet
+fi
