@@ -28,6 +28,9 @@ pub enum Error {
     #[error("destination is full: {path}: no space left on the device — free some space or choose another destination, then try again")]
     DiskFull { path: PathBuf },
 
+    #[error("{path} is on a read-only file system — remount it writable or choose another folder")]
+    ReadOnly { path: PathBuf },
+
     #[error("permission denied: {path} ({action}) — check its owner and permissions")]
     PermissionDenied { path: PathBuf, action: &'static str },
 
@@ -71,6 +74,9 @@ impl Error {
         if is_disk_full(&source) {
             return Error::DiskFull { path };
         }
+        if source.kind() == io::ErrorKind::ReadOnlyFilesystem {
+            return Error::ReadOnly { path };
+        }
         if source.kind() == io::ErrorKind::PermissionDenied {
             return Error::PermissionDenied { path, action };
         }
@@ -90,6 +96,7 @@ impl Error {
             Error::SourceMissing { .. } => "source_missing",
             Error::DestinationUnavailable { .. } => "destination_unavailable",
             Error::DiskFull { .. } => "disk_full",
+            Error::ReadOnly { .. } => "read_only",
             Error::PermissionDenied { .. } => "permission_denied",
             Error::Io { .. } => "io",
             Error::Database { .. } => "database",

@@ -115,6 +115,12 @@ pub(crate) fn create_locked(
                     tracing::error!("cannot remove staging folder {}: {cleanup}", staging.display());
                 }
             }
+            // Name the destination the person chose, not a file inside the hidden staging folder.
+            let e = match e {
+                Error::DiskFull { .. } => Error::DiskFull { path: profile.destination.clone() },
+                Error::ReadOnly { .. } => Error::ReadOnly { path: profile.destination.clone() },
+                e => e,
+            };
             tracing::error!("backup {name} failed: {e}");
             return Err(e);
         }

@@ -15,6 +15,8 @@ const HEADER: &[u8; 16] = b"SQLite format 3\0";
 pub const COMPANION_SUFFIXES: [&str; 3] = ["-wal", "-shm", "-journal"];
 /// How long to wait for a lock held by another program.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a backup waits for a rollback-mode database another program is writing.
+pub const COPY_BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Whether the file starts with the SQLite header (extension does not matter).
 pub fn is_database(path: &Path) -> bool {
@@ -79,13 +81,15 @@ pub fn copy_consistent(src: &Path, dst: &Path) -> Result<DbStats> {
     let mut to = Connection::open(dst).map_err(db_error(dst))?;
     {
         let backup = rusqlite::backup::Backup::new(&from, &mut to).map_err(db_error(src))?;
+        let deadline = std::time::Instant::now() + COPY_BUSY_TIMEOUT;
         loop {
             match backup.step(-1).map_err(db_error(src))? {
                 rusqlite::backup::StepResult::Done => break,
                 rusqlite::backup::StepResult::More => continue,
-                // Busy or locked: another connection holds a write lock on the source
-                // in rollback mode; wait and retry, up to the busy timeout.
-                _ => std::thread::sleep(Duration::from_millis(50)),
+                // Busy or locked: another program holds a write lock on a rollback-mode
+                // source (WAL sources never block a reader); wait for it, within reason.
+                _ if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                _ => return Err(Error::DatabaseBusy { path: src.to_path_buf() }),
             }
         }
     }
