@@ -68,7 +68,7 @@ pub(crate) fn create_locked(
         bytes_done: 0,
         bytes_total: 0,
     });
-    let scan = Scan::run(profile)?;
+    let scan = Scan::run(profile, link_from.as_ref().map(|(_, m)| m))?;
 
     if matches!(trigger, Trigger::Scheduled | Trigger::Startup) {
         if let Some(newest) = newest_backup {
@@ -205,7 +205,9 @@ struct Scan {
 }
 
 impl Scan {
-    fn run(profile: &Profile) -> Result<Scan> {
+    /// Finds everything to back up. `previous` (the manifest linked from) saves sniffing
+    /// the header of files it already knows as plain and unchanged.
+    fn run(profile: &Profile, previous: Option<&Manifest>) -> Result<Scan> {
         let excludes = build_excludes(&profile.exclude)?;
         let items: Vec<String> = if profile.include.is_empty() {
             let mut names = Vec::new();
@@ -278,17 +280,25 @@ impl Scan {
             }
         }
         let mut scan = Scan { items, found };
-        scan.mark_databases();
+        scan.mark_databases(previous);
         Ok(scan)
     }
 
     /// Finds databases by their header and drops their `-wal`/`-shm`/`-journal` companions.
-    fn mark_databases(&mut self) {
+    fn mark_databases(&mut self, previous: Option<&Manifest>) {
+        let known_plain: HashMap<&str, &FileEntry> = previous
+            .map(|m| m.files.iter().filter(|e| e.kind == EntryKind::File).map(|e| (e.path.as_str(), e)).collect())
+            .unwrap_or_default();
+        let unchanged_plain = |f: &Found| {
+            known_plain.get(f.rel.as_str()).is_some_and(|e| e.size == f.size && e.mtime_ns == f.mtime_ns)
+        };
         let dbs: Vec<usize> = self
             .found
             .par_iter()
             .enumerate()
-            .filter(|(_, f)| f.kind == EntryKind::File && f.size >= 512 && sqlite::is_database(&f.abs))
+            .filter(|(_, f)| {
+                f.kind == EntryKind::File && f.size >= 512 && !unchanged_plain(f) && sqlite::is_database(&f.abs)
+            })
             .map(|(i, _)| i)
             .collect();
         let mut db_paths = std::collections::HashSet::new();
@@ -486,7 +496,7 @@ fn write_tree(
         || {
             dbs.iter()
                 .map(|f| {
-                    let r = store_database(f, staging, &warnings);
+                    let r = store_database(f, staging, link_from, &can_link, &warnings);
                     reporter.add(1, f.size);
                     r
                 })
@@ -659,9 +669,29 @@ pub fn hash_file(path: &Path) -> Result<String> {
     Ok(hasher.finalize().to_hex().to_string())
 }
 
-fn store_database(f: &Found, staging: &Path, warnings: &Mutex<Vec<String>>) -> Result<(FileEntry, DatabaseInfo)> {
+/// Copies a live database through SQLite, or hard-links the previous backup's copy when
+/// its live files (database and `-wal`) have not changed since that copy was taken.
+fn store_database(
+    f: &Found,
+    staging: &Path,
+    link_from: Option<&(PathBuf, Manifest)>,
+    can_link: &AtomicBool,
+    warnings: &Mutex<Vec<String>>,
+) -> Result<(FileEntry, DatabaseInfo)> {
     let dst = staging.join(&f.rel);
     let fingerprint = sqlite::fingerprint(&f.abs);
+    if let Some((prev_dir, m)) = link_from.filter(|_| can_link.load(Ordering::Relaxed)) {
+        let prev_info = m.databases.iter().find(|d| d.path == f.rel && d.source_fingerprint == fingerprint);
+        let prev_entry = m.files.iter().find(|e| e.path == f.rel && e.kind == EntryKind::Database);
+        if let (Some(info), Some(entry)) = (prev_info, prev_entry) {
+            match fs::hard_link(prev_dir.join(&f.rel), &dst) {
+                Ok(()) => return Ok((FileEntry { stored: Stored::Linked, ..entry.clone() }, info.clone())),
+                Err(e) if link_unsupported(&e) => can_link.store(false, Ordering::Relaxed),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("link", &dst, e)),
+            }
+        }
+    }
     let stats = sqlite::copy_consistent(&f.abs, &dst)?;
     if stats.integrity != "ok" {
         warnings
