@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use lifeboat::schedule::Pause;
-use lifeboat::{config, BackupInfo, BackupOutcome, Config, Engine, Error, Profile, RunRecord, Trigger};
+use lifeboat::{config, BackupInfo, BackupOutcome, Engine, Error, Profile, RunRecord, Trigger};
 use serde::{Deserialize, Serialize};
 
 use crate::state::{AppState, AppStatus};
@@ -191,7 +191,7 @@ pub fn save_settings(state: &AppState, settings: Settings) -> ApiResult<Settings
     let engine = Engine::new(profile.clone(), &state.history_db)?;
     let previous = state.config();
     let first_setup = previous.is_none();
-    let mut config = previous.unwrap_or_else(Config::default);
+    let mut config = previous.unwrap_or_default();
     config.notify_on_success = settings.notify_on_success;
     match config.profiles.first_mut() {
         Some(first) => *first = profile,

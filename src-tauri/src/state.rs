@@ -240,11 +240,15 @@ pub fn ago(d: Duration) -> String {
 /// A rough length of time: "45 s", "5 min", "2 h", "3 days".
 pub fn span(d: Duration) -> String {
     let secs = d.num_seconds().max(0);
-    match secs {
-        0..60 => format!("{secs} s"),
-        60..3600 => format!("{} min", secs / 60),
-        3600..172_800 => format!("{} h", (secs + 1800) / 3600),
-        _ => format!("{} days", (secs + 43_200) / 86_400),
+    let minutes = (secs + 30) / 60;
+    if secs < 60 {
+        format!("{secs} s")
+    } else if minutes < 60 {
+        format!("{minutes} min")
+    } else if secs < 172_800 {
+        format!("{} h", (secs + 1800) / 3600)
+    } else {
+        format!("{} days", (secs + 43_200) / 86_400)
     }
 }
 
@@ -278,6 +282,7 @@ mod tests {
         assert_eq!(ago(Duration::minutes(125)), "2 h ago");
         assert_eq!(span(Duration::hours(10)), "10 h");
         assert_eq!(span(Duration::hours(50)), "2 days");
+        assert_eq!(span(Duration::seconds(3599)), "1 h");
     }
 
     #[test]
