@@ -281,7 +281,7 @@ fn safety_snapshot_holds_the_pre_restore_state_and_restoring_it_brings_that_back
     }
     assert_eq!(backup_rows(&fx.dest().join(&second).join(DB_NAME)), backed_up.rows);
     assert!(fx.dest().join(&name).is_dir(), "the regular backup must never be rotated by restores");
-    assert_eq!(safety_snapshots(&fx.dest()), [second.clone()], "only the newest safety snapshot is kept");
+    assert_eq!(safety_snapshots(&fx.dest()), std::slice::from_ref(&second), "only the newest safety snapshot is kept");
 
     // Safety snapshots do not count against `keep` (1 here): a new backup rotates the
     // old regular backup away and leaves the safety snapshot.
