@@ -192,4 +192,49 @@ fn back_up_now_from_the_tray_menu_makes_a_backup() {
     let manifest = std::fs::read_to_string(sb.destination.join(&created).join("manifest.json")).unwrap();
     assert!(manifest.contains("\"manual\""), "the tray click is a manual backup");
     assert!(app.running(), "the app keeps running:\n{}", app.stderr());
+
+    // Pausing from the menu shows in the status line, resuming clears it.
+    let click = |label: &str| {
+        let root = layout(&conn, &item_bus, &menu).unwrap();
+        let id = root.find(label).unwrap_or_else(|| panic!("no {label:?} in {:?}", root.labels())).id;
+        conn.call_method(
+            Some(item_bus.as_str()),
+            menu.as_str(),
+            Some("com.canonical.dbusmenu"),
+            "Event",
+            &(id, "clicked", Value::from(0i32), 0u32),
+        )
+        .unwrap();
+    };
+    let status_line = |prefix: &str| {
+        wait_for(Duration::from_secs(20), &format!("the status line {prefix:?}"), || {
+            let root = layout(&conn, &item_bus, &menu).ok()?;
+            root.labels().into_iter().find(|l| l.starts_with(prefix))
+        })
+    };
+    click("Until resumed");
+    status_line("Paused until resumed");
+    click("Resume");
+    status_line("Last backup just now");
+
+    // "Open Lifeboat" opens the window: a WebKit web process appears under the app.
+    assert!(web_processes(app.child.id()).is_empty(), "no window (and no web process) in the tray");
+    click("Open Lifeboat");
+    wait_for(Duration::from_secs(30), "the window's web process", || {
+        (!web_processes(app.child.id()).is_empty()).then_some(())
+    });
+    assert!(app.running(), "{}", app.stderr());
+}
+
+/// Child processes of `pid` that are WebKit web processes (one per open webview).
+fn web_processes(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            let ppid = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1));
+            stat.contains("(WebKitWebProces") && ppid == Some(pid.to_string().as_str())
+        })
+        .collect()
 }
