@@ -157,3 +157,26 @@ fn fake_backup(at: chrono::DateTime<chrono::Utc>) -> lifeboat::BackupInfo {
     }))
     .unwrap()
 }
+
+#[test]
+fn a_failed_startup_backup_notifies_through_the_app() {
+    require_display();
+    let sb = common::Sandbox::new();
+    sb.write_config();
+    std::fs::remove_dir_all(sb.destination.parent().unwrap()).unwrap();
+    let bus = PrivateBus::start();
+    let _dunst = start_dunst(&bus, sb.root.path());
+    let mut app = sb.start_app(&bus, &[]);
+
+    wait_for(Duration::from_secs(60), "the app's failure notification", || {
+        assert!(app.running(), "the app exited:\n{}", app.stderr());
+        dunstctl(&bus, &["count", "displayed"]).filter(|n| n.trim() != "0")
+    });
+    dunstctl(&bus, &["close-all"]).unwrap();
+    let history = wait_for(Duration::from_secs(10), "the notification in dunst's history", || {
+        dunstctl(&bus, &["history"]).filter(|h| h.contains("Lifeboat: backup failed"))
+    });
+    assert!(history.contains("destination not available"), "{history}");
+    assert!(history.contains(&sb.destination.display().to_string()), "names the path: {history}");
+    assert!(app.running(), "the app keeps running after a failure:\n{}", app.stderr());
+}
