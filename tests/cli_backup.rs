@@ -1,0 +1,291 @@
+//! `lifeboat init` and `lifeboat backup` on seed-shaped data: the config, the backup
+//! folder and its manifest, rotation, hard links, `list` and `status`, odd names.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+
+/// Top-level entries of the source, to prove a backup added nothing there.
+fn source_names(app: &SeedApp) -> Vec<String> {
+    entries(&app.dir)
+}
+
+#[test]
+fn init_then_backup_makes_one_complete_seed_backup() {
+    let sb = Sandbox::new();
+    let app = SeedApp::create(sb.root());
+    let dest = sb.root().join("DrumGen Scorer DB backups");
+
+    // The fixture really holds the last rows in the -wal only.
+    assert!(fs::metadata(app.wal()).unwrap().len() > 0, "the -wal should hold data");
+    assert_eq!(file_row_count(&app.db(), "test_results"), ROWS_IN_MAIN_FILE);
+    assert_eq!(row_count(&app.db(), "test_results"), DB_ROWS);
+
+    sb.init_ok(&app.dir, &dest, &SEED_INCLUDES, &["--name", "DrumGen Scorer"]);
+
+    // The config matches the contract.
+    let config: toml::Value = toml::from_str(&fs::read_to_string(&sb.config).unwrap()).unwrap();
+    let profiles = config["profile"].as_array().expect("[[profile]] array");
+    assert_eq!(profiles.len(), 1);
+    let p = &profiles[0];
+    assert_eq!(p["name"].as_str(), Some("DrumGen Scorer"));
+    assert_eq!(p["source"].as_str(), Some(app.dir.to_str().unwrap()));
+    assert_eq!(p["destination"].as_str(), Some(dest.to_str().unwrap()));
+    let include: Vec<&str> = p["include"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(include, SEED_INCLUDES);
+    assert_eq!(p["keep"].as_integer(), Some(2));
+    let every = p["every_hours"].as_float().or(p["every_hours"].as_integer().map(|i| i as f64));
+    assert_eq!(every, Some(12.0));
+
+    let before_names = source_names(&app);
+    let audio_before = tree_digest(&app.dir.join("audio_files"));
+    let illugen_before = tree_digest(&app.dir.join("illugen_audio"));
+
+    sb.run_ok(&["backup"]);
+
+    // Exactly one backup folder, named by the local start time.
+    let names = entries(&dest);
+    let backups: Vec<&String> = names.iter().filter(|n| n.starts_with("backup_")).collect();
+    assert_eq!(backups.len(), 1, "destination holds {names:?}");
+    assert!(is_backup_name(backups[0], false), "bad name {}", backups[0]);
+    assert_eq!(leftovers(&dest), Vec::<String>::new());
+    let b = dest.join(backups[0]);
+
+    // Contents: the database, both folders with every file and folder, the two reports.
+    assert!(b.join(DB_NAME).is_file());
+    assert_eq!(count_files_and_dirs(&b.join("audio_files")), (AUDIO_FILES, 0));
+    assert_eq!(count_files_and_dirs(&b.join("illugen_audio")), (ILLUGEN_FILES, ILLUGEN_DIRS));
+    let mut top = entries(&b);
+    top.sort();
+    assert_eq!(
+        top,
+        ["audio_files", "backup_info.txt", DB_NAME, "illugen_audio", "manifest.json"],
+        "top level of the backup"
+    );
+    for entry in walkdir::WalkDir::new(&b) {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            !(name.ends_with("-wal") || name.ends_with("-shm") || name.ends_with("-journal")),
+            "{name} must not be copied"
+        );
+    }
+
+    // The copy holds the rows that were only in the -wal, and is sound.
+    assert_eq!(file_row_count(&b.join(DB_NAME), "test_results"), DB_ROWS);
+    assert_eq!(file_integrity(&b.join(DB_NAME)), "ok");
+
+    // Bytes identical to the source.
+    assert_eq!(tree_digest(&b.join("audio_files")), audio_before);
+    assert_eq!(tree_digest(&b.join("illugen_audio")), illugen_before);
+
+    // backup_info.txt speaks of the 241 test results.
+    let info = fs::read_to_string(b.join("backup_info.txt")).unwrap();
+    assert!(info.contains("241"), "backup_info.txt lacks the row count:\n{info}");
+    let lower = info.to_lowercase();
+    assert!(
+        lower.contains("test results") || lower.contains("test_results"),
+        "backup_info.txt does not mention test results:\n{info}"
+    );
+
+    // manifest.json
+    let m = read_manifest(&b);
+    assert!(m["format_version"].as_u64().is_some(), "format_version: {}", m["format_version"]);
+    assert_eq!(m["trigger"].as_str(), Some("manual"));
+    let files = manifest_entries(&m);
+    let mut listed_files = 0;
+    for (rel, e) in &files {
+        if rel.starts_with("audio_files/") || rel.starts_with("illugen_audio/") {
+            if e["kind"].as_str() == Some("dir") {
+                continue;
+            }
+            listed_files += 1;
+            let hash = e["blake3"].as_str().unwrap_or_else(|| panic!("{rel} has no blake3"));
+            assert_eq!(hash.len(), 64, "{rel}: {hash}");
+            assert_eq!(e["size"].as_u64(), Some(fs::metadata(b.join(rel)).unwrap().len()), "{rel}");
+        }
+    }
+    assert_eq!(listed_files, AUDIO_FILES + ILLUGEN_FILES);
+    let some = files.get(ACCENTED_FILE).expect("niño.wav listed");
+    assert_eq!(some["blake3"].as_str().unwrap(), blake3_file(&app.dir.join(ACCENTED_FILE)));
+    let dbs = m["databases"].as_array().expect("databases array");
+    assert_eq!(dbs.len(), 1, "databases: {dbs:?}");
+    assert_eq!(dbs[0]["path"].as_str(), Some(DB_NAME));
+    assert_eq!(dbs[0]["integrity"].as_str(), Some("ok"));
+    let tables = dbs[0]["tables"].as_array().expect("tables array");
+    let results = tables.iter().find(|t| t["name"].as_str() == Some("test_results")).expect("test_results listed");
+    assert_eq!(results["rows"].as_i64(), Some(DB_ROWS));
+    assert_backup_complete(&b);
+    assert_backup_hashes(&b, &mut Default::default());
+
+    // The source is untouched: no new file, the same bytes, and the -wal was not
+    // checkpointed into the main file (that would be a write into the source).
+    assert_eq!(source_names(&app), before_names);
+    assert_eq!(tree_digest(&app.dir.join("audio_files")), audio_before);
+    assert_eq!(file_row_count(&app.db(), "test_results"), ROWS_IN_MAIN_FILE);
+}
+
+#[test]
+fn third_backup_rotates_to_the_two_newest_and_spares_unknown_folders() {
+    let sb = Sandbox::new();
+    let app = SeedApp::create(sb.root());
+    let dest = sb.root().join("Backups");
+    fs::create_dir_all(dest.join("notes")).unwrap();
+    fs::write(dest.join("notes/todo.txt"), "buy a second drive").unwrap();
+    fs::create_dir_all(dest.join("backup_bogus")).unwrap();
+    fs::write(dest.join("backup_bogus/keep me.txt"), "not a Lifeboat backup").unwrap();
+    fs::write(dest.join("README.txt"), "mine").unwrap();
+    sb.init_ok(&app.dir, &dest, &SEED_INCLUDES, &[]);
+
+    let first = sb.backup_ok(&dest);
+    let second = sb.backup_ok(&dest);
+    assert_eq!(complete_backups(&dest).len(), 2);
+    let third = sb.backup_ok(&dest);
+
+    let mut expected = vec![second.clone(), third.clone()];
+    expected.sort();
+    assert_eq!(complete_backups(&dest), expected, "only the two newest remain");
+    assert!(!dest.join(&first).exists(), "{first} should be rotated away");
+    assert_eq!(fs::read_to_string(dest.join("notes/todo.txt")).unwrap(), "buy a second drive");
+    assert_eq!(fs::read_to_string(dest.join("backup_bogus/keep me.txt")).unwrap(), "not a Lifeboat backup");
+    assert_eq!(fs::read_to_string(dest.join("README.txt")).unwrap(), "mine");
+    assert_eq!(leftovers(&dest), Vec::<String>::new());
+    for name in [&second, &third] {
+        assert_backup_complete(&dest.join(name));
+    }
+}
+
+#[test]
+fn keep_3_keeps_the_three_newest() {
+    let sb = Sandbox::new();
+    let app = SeedApp::create(sb.root());
+    let dest = sb.root().join("Backups");
+    sb.init_ok(&app.dir, &dest, &SEED_INCLUDES, &["--keep", "3"]);
+    let config: toml::Value = toml::from_str(&fs::read_to_string(&sb.config).unwrap()).unwrap();
+    assert_eq!(config["profile"][0]["keep"].as_integer(), Some(3));
+
+    let names: Vec<String> = (0..4).map(|_| sb.backup_ok(&dest)).collect();
+    let mut expected = names[1..].to_vec();
+    expected.sort();
+    assert_eq!(complete_backups(&dest), expected);
+    assert!(!dest.join(&names[0]).exists());
+}
+
+#[test]
+fn unchanged_files_are_hard_linked_and_changed_files_copied() {
+    let sb = Sandbox::new();
+    let app = SeedApp::create(sb.root());
+    let dest = sb.root().join("Backups");
+    sb.init_ok(&app.dir, &dest, &SEED_INCLUDES, &["--keep", "5"]);
+
+    let first = dest.join(sb.backup_ok(&dest));
+    let second = dest.join(sb.backup_ok(&dest));
+    let m2 = manifest_entries(&read_manifest(&second));
+    let mut linked = 0;
+    for (rel, e) in &m2 {
+        if e["kind"].as_str() != Some("file") {
+            continue;
+        }
+        assert_eq!(e["stored"].as_str(), Some("linked"), "{rel} unchanged but not linked");
+        assert_eq!(inode(&first.join(rel)), inode(&second.join(rel)), "{rel} is not a hard link");
+        linked += 1;
+    }
+    assert_eq!(linked, AUDIO_FILES + ILLUGEN_FILES);
+
+    // One file changes, one is new: both copied, the rest still linked.
+    let changed = "audio_files/drum_0005.wav";
+    append(&app.dir.join(changed), b"one more hit");
+    let added = "illugen_audio/note_007/new take.wav";
+    write_wav(&app.dir.join(added), 77, 300);
+    let third = dest.join(sb.backup_ok(&dest));
+    let m3 = manifest_entries(&read_manifest(&third));
+    for rel in [changed, added] {
+        assert_eq!(m3[rel]["stored"].as_str(), Some("copied"), "{rel}");
+        assert_eq!(blake3_file(&third.join(rel)), blake3_file(&app.dir.join(rel)), "{rel}");
+        assert_eq!(m3[rel]["blake3"].as_str().unwrap(), blake3_file(&app.dir.join(rel)));
+    }
+    assert_ne!(inode(&second.join(changed)), inode(&third.join(changed)));
+    // The older copy keeps its old bytes.
+    assert_eq!(m2[changed]["blake3"].as_str().unwrap(), blake3_file(&second.join(changed)));
+    let still = "illugen_audio/note_007/clip 1.wav";
+    assert_eq!(m3[still]["stored"].as_str(), Some("linked"));
+    assert_eq!(inode(&second.join(still)), inode(&third.join(still)));
+    assert_backup_hashes(&third, &mut Default::default());
+}
+
+#[test]
+fn list_and_status_show_backups_newest_first() {
+    let sb = Sandbox::new();
+    let app = SeedApp::create(sb.root());
+    let dest = sb.root().join("Backups");
+    sb.init_ok(&app.dir, &dest, &SEED_INCLUDES, &[]);
+
+    // Before any backup.
+    let text = stdout(&sb.run_ok(&["status"])).to_lowercase().replace('_', " ");
+    assert!(text.contains("no backup"), "status before any backup: {text}");
+    let status = parse_json(&sb.run_ok(&["status", "--json"]));
+    assert!(status["last_backup"].is_null(), "last_backup before any: {status}");
+    let listed = parse_json(&sb.run_ok(&["list", "--json"]));
+    assert!(json_backup_list(&listed).is_empty(), "{listed}");
+
+    let older = sb.backup_ok(&dest);
+    let newer = sb.backup_ok(&dest);
+
+    let listed = json_backup_list(&parse_json(&sb.run_ok(&["list", "--json"])));
+    let names: Vec<&str> = listed.iter().map(|b| b["name"].as_str().unwrap()).collect();
+    assert_eq!(names, [newer.as_str(), older.as_str()], "newest first");
+
+    let text = stdout(&sb.run_ok(&["list"]));
+    let shown: Vec<&str> = text
+        .split_whitespace()
+        .filter(|w| w.starts_with("backup_"))
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '_' && c != '-'))
+        .collect();
+    assert_eq!(shown, [newer.as_str(), older.as_str()], "list shows newest first:\n{text}");
+
+    let status = parse_json(&sb.run_ok(&["status", "--json"]));
+    assert_eq!(status["last_backup"]["name"].as_str(), Some(newer.as_str()), "{status}");
+    let text = stdout(&sb.run_ok(&["status"]));
+    assert!(text.contains(&newer), "status names the last backup:\n{text}");
+}
+
+#[test]
+fn paths_with_spaces_and_accents_round_trip() {
+    let sb = Sandbox::new();
+    let parent = sb.root().join("Mis Datos ñ");
+    let app = SeedApp::create(&parent);
+    let extra = "Grabaciones de sesión";
+    fs::create_dir_all(app.dir.join(extra).join("épica")).unwrap();
+    write_wav(&app.dir.join(extra).join("toma 1 — final.wav"), 5, 400);
+    write_wav(&app.dir.join(extra).join("épica/über track.wav"), 6, 500);
+    let dest = sb.root().join("Copias de Seguridad é/DrumGen Scorer DB backups");
+    fs::create_dir_all(dest.parent().unwrap()).unwrap();
+
+    let include = ["drumgen.db", "audio_files", "illugen_audio", extra];
+    sb.init_ok(&app.dir, &dest, &include, &[]);
+    let config: toml::Value = toml::from_str(&fs::read_to_string(&sb.config).unwrap()).unwrap();
+    assert_eq!(config["profile"][0]["source"].as_str(), Some(app.dir.to_str().unwrap()));
+    assert_eq!(config["profile"][0]["include"][3].as_str(), Some(extra));
+
+    let name = sb.backup_ok(&dest);
+    let b = dest.join(&name);
+    for item in &include[1..] {
+        assert_eq!(tree_digest(&b.join(item)), tree_digest(&app.dir.join(item)), "{item}");
+    }
+    let m = manifest_entries(&read_manifest(&b));
+    for rel in [
+        ACCENTED_FILE,
+        SPACED_AUDIO,
+        ACCENTED_AUDIO,
+        "Grabaciones de sesión/toma 1 — final.wav",
+        "Grabaciones de sesión/épica/über track.wav",
+    ] {
+        let e = m.get(rel).unwrap_or_else(|| panic!("{rel} not in the manifest"));
+        assert_eq!(e["blake3"].as_str().unwrap(), blake3_file(&app.dir.join(rel)), "{rel}");
+        assert!(Path::new(&b.join(rel)).is_file());
+    }
+    let listed = json_backup_list(&parse_json(&sb.run_ok(&["list", "--json"])));
+    assert_eq!(listed[0]["name"].as_str(), Some(name.as_str()));
+}
