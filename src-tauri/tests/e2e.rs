@@ -1,0 +1,402 @@
+//! The real app, end to end: the built `lifeboat-app` started by tauri-driver and
+//! WebKitWebDriver under Xvfb, driven through its window like a user (type, click), with
+//! HOME, the config and the data dir in temp folders and seed-shaped app data. Each test
+//! checks the files on disk as well as what the window shows, and saves a screenshot of
+//! each state under `target/e2e-screenshots/<test>/` after checking that nothing in the
+//! window sticks out sideways.
+//!
+//! Run: `xvfb-run -a dbus-run-session -- cargo test -p lifeboat-app --test e2e` (or `make test`).
+
+#[path = "e2e/fixture.rs"]
+mod fixture;
+#[path = "e2e/harness.rs"]
+mod harness;
+
+use std::fs;
+use std::path::Path;
+use std::time::Instant;
+
+use fixture::{count_files, diff, AUDIO, AUDIO_FILES, DB_NAME, DB_ROWS, ILLUGEN, ILLUGEN_FILES, TABLE};
+use harness::{App, Sandbox};
+use serde_json::json;
+
+const INCLUDE: &str = "drumgen.db, audio_files, illugen_audio";
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
+
+fn card(name: &str) -> String {
+    format!(".backup-card[data-name=\"{name}\"]")
+}
+
+/// Fills the first-run form by typing (the native folder pickers can't be driven) and saves.
+async fn fill_setup(app: &mut App, sb: &Sandbox, shoot: bool) {
+    app.wait_visible("#setup-form").await;
+    app.type_into("#source", path(&sb.data.root)).await;
+    app.type_into("#include", INCLUDE).await;
+    app.type_into("#destination", path(&sb.destination)).await;
+    if shoot {
+        app.shot("setup-filled").await;
+    }
+    app.click("#setup-save").await;
+    app.wait_js(
+        "the main view after setup",
+        "return document.querySelector('#tab-backups') && !document.querySelector('#setup-form') ? true : null",
+        &[],
+    )
+    .await;
+}
+
+/// Waits until the header says Protected and the list shows `n` backups; their names, newest first.
+async fn protected_with(app: &App, n: usize) -> Vec<String> {
+    let v = app
+        .wait_js(
+            &format!("Protected with {n} backup card(s)"),
+            "const cards = [...document.querySelectorAll('#backup-list .backup-card')].map((c) => c.dataset.name);
+             const state = document.querySelector('#health')?.dataset.state;
+             return state === 'protected' && cards.length === arguments[0] ? cards : null;",
+            &[json!(n)],
+        )
+        .await;
+    serde_json::from_value(v).unwrap()
+}
+
+/// First run through the window, then the backup the app makes as soon as it is set up.
+async fn set_up(app: &mut App, sb: &Sandbox) -> String {
+    fill_setup(app, sb, false).await;
+    let names = protected_with(app, 1).await;
+    assert_eq!(sb.backups(), names, "the card is the backup folder on the drive");
+    names[0].clone()
+}
+
+/// The counts a card shows, as `(data attribute, text)` pairs.
+async fn card_counts(app: &App, name: &str) -> Vec<(Option<String>, Option<String>)> {
+    let c = card(name);
+    let mut out = Vec::new();
+    for css in
+        [format!("{c} .files-count[data-item=\"{AUDIO}\"]"), format!("{c} .files-count[data-item=\"{ILLUGEN}\"]")]
+    {
+        out.push((app.attr(&css, "data-count").await, app.text(&css).await));
+    }
+    let rows = format!("{c} .db-rows[data-db=\"{DB_NAME}\"][data-table=\"{TABLE}\"]");
+    out.push((app.attr(&rows, "data-rows").await, app.text(&rows).await));
+    out
+}
+
+fn expected_counts(rows: i64) -> Vec<(Option<String>, Option<String>)> {
+    [AUDIO_FILES.to_string(), ILLUGEN_FILES.to_string(), rows.to_string()]
+        .into_iter()
+        .map(|n| (Some(n.clone()), Some(n)))
+        .collect()
+}
+
+/// Rows of `test_results` in a backed-up database file.
+fn rows_in(db: &Path) -> i64 {
+    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    conn.query_row("SELECT count(*) FROM test_results", [], |r| r.get(0)).unwrap()
+}
+
+#[tokio::test]
+async fn first_run_setup_writes_the_config_and_shows_the_main_view() {
+    let t = Instant::now();
+    let sb = Sandbox::new();
+    assert!(!sb.config.exists());
+    let mut app = App::launch(&sb, "setup").await;
+
+    app.wait_visible("#setup-form").await;
+    assert_eq!(app.text("#state").await.as_deref(), Some("Set up Lifeboat"));
+    assert_eq!(app.attr("#health", "data-state").await.as_deref(), Some("setup"));
+    assert_eq!(app.js("return document.querySelector('#tab-backups') === null", &[]).await, json!(true));
+    app.shot("setup").await;
+
+    fill_setup(&mut app, &sb, true).await;
+
+    // The config file holds what was typed, in the engine's format.
+    let config = lifeboat::Config::load(&sb.config).unwrap_or_else(|e| panic!("the saved config loads: {e}"));
+    assert_eq!(config.profiles.len(), 1);
+    let profile = &config.profiles[0];
+    assert_eq!(profile.source, sb.data.root);
+    assert_eq!(profile.include, vec![DB_NAME, AUDIO, ILLUGEN]);
+    assert_eq!(profile.destination, sb.destination);
+    assert_eq!((profile.every_hours, profile.keep), (12.0, 2), "the form's defaults");
+    assert_eq!(profile.name, harness::APP_DIR, "named after the source folder");
+
+    // Launch at login is on after setup, and its entry went to the sandbox's HOME.
+    let entry = sb.home.join(".config/autostart/Lifeboat.desktop");
+    let entry_text = fs::read_to_string(&entry).unwrap_or_else(|e| panic!("autostart entry {}: {e}", entry.display()));
+    assert!(entry_text.contains("lifeboat-app"), "{entry_text}");
+
+    // Set up, the app protects the data at once: the main view with the first backup.
+    let names = protected_with(&app, 1).await;
+    assert_eq!(sb.backups(), names);
+    assert_eq!(app.text("#state").await.as_deref(), Some("Protected"));
+    assert_eq!(app.text("#profile-name").await.as_deref(), Some(harness::APP_DIR));
+    assert_eq!(app.text("#last-error").await.as_deref(), Some(""));
+    let last = app.attr("#last-backup time", "datetime").await;
+    assert!(last.is_some_and(|t| t.starts_with("20")), "#last-backup shows a time");
+    assert!(app.is_enabled("#backup-now").await);
+    assert_eq!(card_counts(&app, &names[0]).await, expected_counts(DB_ROWS));
+    app.shot("protected").await;
+
+    // The settings tab shows the saved profile.
+    app.click("#tab-settings").await;
+    app.wait_visible("form#settings").await;
+    let source = app.js("return document.querySelector('#source').value", &[]).await;
+    assert_eq!(source, json!(path(&sb.data.root)));
+    let dest = app.js("return document.querySelector('#destination').value", &[]).await;
+    assert_eq!(dest, json!(path(&sb.destination)));
+    let chips =
+        app.js("return [...document.querySelectorAll('.chip[data-item]')].map((c) => c.dataset.item)", &[]).await;
+    assert_eq!(chips, json!([DB_NAME, AUDIO, ILLUGEN]));
+    app.shot("settings").await;
+
+    // And the activity tab the run that made the backup.
+    app.click("#tab-activity").await;
+    app.wait_visible("#activity li.run[data-outcome=success]").await;
+    app.shot("activity").await;
+
+    app.quit().await;
+    println!("first run setup: {:.1} s", t.elapsed().as_secs_f64());
+}
+
+#[tokio::test]
+async fn back_up_now_makes_a_backup_and_its_card_shows_the_counts() {
+    let t = Instant::now();
+    let sb = Sandbox::new();
+    let mut app = App::launch(&sb, "backup-now").await;
+    let first = set_up(&mut app, &sb).await;
+
+    // A command before each backup keeps this one running long enough to be seen.
+    app.click("#tab-settings").await;
+    app.click("details.advanced > summary").await;
+    app.type_into("#before-backup", "sleep 3").await;
+    app.click("#save-settings").await;
+    app.wait_text("#settings-saved", "the settings saved", |t| !t.is_empty()).await;
+    let config = lifeboat::Config::load(&sb.config).unwrap();
+    assert_eq!(config.profiles[0].before_backup.as_deref(), Some("sleep 3"));
+    app.click("#tab-backups").await;
+
+    app.click("#backup-now").await;
+    app.wait_js(
+        "the header to show the backup running",
+        "return document.querySelector('#health')?.dataset.state === 'backing_up' ? true : null",
+        &[],
+    )
+    .await;
+    assert_eq!(app.text("#state").await.as_deref(), Some("Backing up"));
+    assert!(!app.is_enabled("#backup-now").await, "Back up now is disabled while a backup runs");
+    app.wait_visible("#progress").await;
+    app.shot("backing-up").await;
+
+    let names = protected_with(&app, 2).await;
+    assert_eq!(names[1], first, "newest first");
+    let name = names[0].clone();
+    assert_eq!(sb.backups(), {
+        let mut n = names.clone();
+        n.sort();
+        n
+    });
+
+    // The backup folder on the drive: complete, from this click, with everything in it.
+    let dir = sb.destination.join(&name);
+    let manifest = fs::read_to_string(dir.join("manifest.json")).expect("the backup has its manifest");
+    assert!(manifest.contains("\"manual\""), "trigger is manual: {manifest:.400}");
+    assert_eq!(count_files(&dir.join(AUDIO)), AUDIO_FILES);
+    assert_eq!(count_files(&dir.join(ILLUGEN)), ILLUGEN_FILES);
+    assert_eq!(rows_in(&dir.join(DB_NAME)), DB_ROWS, "rows still in the -wal are in the copy");
+
+    // Its card shows the right numbers.
+    assert_eq!(card_counts(&app, &name).await, expected_counts(DB_ROWS));
+    let c = card(&name);
+    assert!(app.attr(&format!("{c} .db[data-db=\"{DB_NAME}\"] .integrity.ok"), "class").await.is_some());
+    assert!(app.attr(&format!("{c} .trigger-manual"), "class").await.is_some(), "the card says Manual");
+    assert!(app.is_enabled(&format!("{c} .restore-btn")).await && app.is_enabled(&format!("{c} .verify-btn")).await);
+    let action = app.text("#action-status").await.unwrap_or_default();
+    assert!(action.contains("Backup complete"), "{action}");
+    app.shot("protected-two-backups").await;
+
+    app.quit().await;
+    println!("back up now: {:.1} s", t.elapsed().as_secs_f64());
+}
+
+#[tokio::test]
+async fn restore_brings_the_data_back_and_shows_the_safety_snapshot() {
+    let t = Instant::now();
+    let sb = Sandbox::new();
+    let before_files = sb.data.files();
+    let before_rows = sb.data.db_contents();
+    let digest = sb.data.digest();
+    let mut app = App::launch(&sb, "restore").await;
+    let name = set_up(&mut app, &sb).await;
+
+    // The app's data changes: rows deleted (through the app's own open connection),
+    // files deleted, changed and added.
+    sb.data.conn.execute("DELETE FROM test_results WHERE id > 200", []).unwrap();
+    assert_eq!(sb.data.rows(), 200);
+    let root = &sb.data.root;
+    for i in [1, 2, 3, 40, 239] {
+        fs::remove_file(root.join(AUDIO).join(fixture::audio_name(i))).unwrap();
+    }
+    for d in [0, 7, 100] {
+        let file = root.join(ILLUGEN).join(fixture::illugen_dir(d)).join("take 1.wav");
+        let mut bytes = fs::read(&file).unwrap();
+        bytes.extend_from_slice(b" re-recorded");
+        fs::write(&file, bytes).unwrap();
+    }
+    fs::write(root.join(AUDIO).join("new take.wav"), b"RIFF new").unwrap();
+    fs::create_dir_all(root.join(ILLUGEN).join("new note")).unwrap();
+    fs::write(root.join(ILLUGEN).join("new note/take 0.wav"), b"RIFF newer").unwrap();
+    assert_ne!(sb.data.digest(), digest);
+
+    // Restore…: the dialog says what will change and that a safety snapshot comes first.
+    app.click(&format!("{} .restore-btn", card(&name))).await;
+    app.wait_js(
+        "the restore dialog's summary",
+        "const d = document.querySelector('#restore-dialog');
+         return d && d.open && d.dataset.phase === 'confirm' ? true : null",
+        &[],
+    )
+    .await;
+    let summary = app
+        .js(
+            "return Object.fromEntries([...document.querySelectorAll('#restore-summary li[data-change]')]
+               .map((li) => [li.dataset.change, Number(li.dataset.count)]))",
+            &[],
+        )
+        .await;
+    assert_eq!(summary, json!({"put_back": 3, "bring_back": 5, "remove": 2, "databases": 1}));
+    let text = app.text("#restore-dialog").await.unwrap_or_default();
+    assert!(text.contains("safety snapshot"), "{text}");
+    app.shot("restore-dialog").await;
+
+    app.click("#restore-confirm").await;
+    app.wait_js(
+        "the restore to finish",
+        "const p = document.querySelector('#restore-dialog')?.dataset.phase;
+         return p === 'done' || p === 'failed' ? p : null",
+        &[],
+    )
+    .await;
+    let error = app.text("#restore-error").await.unwrap_or_default();
+    assert_eq!(app.attr("#restore-dialog", "data-phase").await.as_deref(), Some("done"), "{error}");
+    let safety = sb.folders("pre-restore_");
+    assert_eq!(safety.len(), 1, "one safety snapshot on the drive: {safety:?}");
+    let result = app.text("#restore-result").await.unwrap_or_default();
+    assert!(result.contains(&safety[0]), "the result names the safety snapshot: {result}");
+    app.shot("restore-done").await;
+
+    // The data is back, byte for byte, and the database has its 241 rows.
+    let after = sb.data.files();
+    assert!(after == before_files, "files differ after the restore: {:?}", diff(&before_files, &after));
+    assert_eq!(sb.data.rows(), DB_ROWS);
+    assert_eq!(sb.data.db_contents(), before_rows);
+    assert_eq!(sb.data.digest(), digest);
+    let live: i64 = sb.data.conn.query_row("SELECT count(*) FROM test_results", [], |r| r.get(0)).unwrap();
+    assert_eq!(live, DB_ROWS, "the app's open connection sees the restored rows");
+
+    // The safety snapshot is shown apart, holding the data as it was before the restore.
+    app.click("#restore-cancel").await;
+    app.wait_js("the dialog to close", "return document.querySelector('#restore-dialog').open ? null : true", &[])
+        .await;
+    app.wait_visible("#safety-section .backup-card[data-kind=\"pre-restore\"]").await;
+    let shown = app.attr("#safety-section .backup-card", "data-name").await;
+    assert_eq!(shown.as_deref(), Some(safety[0].as_str()));
+    let rows = app.attr("#safety-section .db-rows[data-table=\"test_results\"]", "data-rows").await;
+    assert_eq!(rows.as_deref(), Some("200"), "the snapshot holds the data from just before the restore");
+    assert!(app.is_enabled("#safety-section .restore-btn").await, "the snapshot has its own restore button");
+    assert_eq!(protected_with(&app, 1).await, vec![name.clone()], "the snapshot is not one of the backups");
+    app.scroll_to("#safety-section").await;
+    app.shot("safety-snapshot").await;
+
+    app.quit().await;
+    println!("restore: {:.1} s (data digest {digest})", t.elapsed().as_secs_f64());
+}
+
+#[tokio::test]
+async fn unplugged_destination_needs_attention_with_the_cause() {
+    let t = Instant::now();
+    let sb = Sandbox::new();
+    let mut app = App::launch(&sb, "unplugged").await;
+    let first = set_up(&mut app, &sb).await;
+
+    // The drive goes away.
+    let away = sb.drive.with_file_name("Backup drive (unplugged)");
+    fs::rename(&sb.drive, &away).unwrap();
+    app.click("#backup-now").await;
+    app.wait_js(
+        "Needs attention",
+        "return document.querySelector('#health')?.dataset.state === 'needs_attention' ? true : null",
+        &[],
+    )
+    .await;
+    assert_eq!(app.text("#state").await.as_deref(), Some("Needs attention"));
+    let cause = app.wait_text("#last-error", "the cause in #last-error", |t| !t.is_empty()).await;
+    assert!(cause.contains("not available"), "{cause}");
+    assert!(cause.contains(path(&sb.destination)), "the cause names the destination: {cause}");
+    let role = app.attr("#last-error", "role").await;
+    assert_eq!(role.as_deref(), Some("alert"));
+    assert!(!sb.drive.exists(), "nothing was created where the drive was");
+    app.shot("needs-attention").await;
+
+    // Plugged back in, Back up now works again and the alarm goes away.
+    fs::rename(&away, &sb.drive).unwrap();
+    app.click("#backup-now").await;
+    let names = protected_with(&app, 2).await;
+    assert_eq!(names[1], first);
+    assert_eq!(app.text("#last-error").await.as_deref(), Some(""));
+    app.shot("plugged-back").await;
+
+    app.quit().await;
+    println!("unplugged destination: {:.1} s", t.elapsed().as_secs_f64());
+}
+
+#[tokio::test]
+async fn verify_shows_a_backup_with_a_flipped_byte_as_damaged() {
+    let t = Instant::now();
+    let sb = Sandbox::new();
+    // In the dark: the window follows the system theme (and its layout is checked in it too).
+    let mut app = App::launch_with(&sb, "verify", &[("GTK_THEME", "Adwaita:dark")]).await;
+    let dark = app
+        .js(
+            "const bg = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number);
+             return [matchMedia('(prefers-color-scheme: dark)').matches, Math.max(...bg)]",
+            &[],
+        )
+        .await;
+    assert_eq!(dark[0], json!(true), "a dark GTK theme reaches the webview");
+    assert!(dark[1].as_u64().is_some_and(|v| v < 80), "the window is dark in a dark theme: background {dark}");
+    let name = set_up(&mut app, &sb).await;
+    let c = card(&name);
+    let result = format!("{c} .verify-result");
+
+    // Intact first: Verify says so.
+    app.click(&format!("{c} .verify-btn")).await;
+    app.wait_visible(&result).await;
+    assert_eq!(app.attr(&result, "data-ok").await.as_deref(), Some("true"), "{:?}", app.text(&result).await);
+
+    // One byte flips inside the backup.
+    let rel = format!("{ILLUGEN}/{}/take 1.wav", fixture::illugen_dir(7));
+    let file = sb.destination.join(&name).join(&rel);
+    let mut bytes = fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x20;
+    fs::write(&file, &bytes).unwrap();
+
+    app.click(&format!("{c} .verify-btn")).await;
+    app.wait_js(
+        "Verify to report the damage",
+        "return document.querySelector(arguments[0])?.dataset.ok === 'false' ? true : null",
+        &[json!(result)],
+    )
+    .await;
+    let text = app.text(&result).await.unwrap_or_default();
+    assert!(text.contains("Damaged"), "{text}");
+    assert!(text.contains(&rel), "the damaged file is named: {text}");
+    assert_eq!(app.attr(&result, "role").await.as_deref(), Some("alert"));
+    app.scroll_to(&result).await;
+    app.shot("verify-damaged").await;
+
+    app.quit().await;
+    println!("verify: {:.1} s", t.elapsed().as_secs_f64());
+}
