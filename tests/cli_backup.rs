@@ -125,6 +125,10 @@ fn init_then_backup_makes_one_complete_seed_backup() {
     assert_eq!(source_names(&app), before_names);
     assert_eq!(tree_digest(&app.dir.join("audio_files")), audio_before);
     assert_eq!(file_row_count(&app.db(), "test_results"), ROWS_IN_MAIN_FILE);
+
+    // Lifeboat's own files (history, logs) went to LIFEBOAT_DATA_DIR, nothing to HOME.
+    assert!(!entries(&sb.data).is_empty(), "nothing in LIFEBOAT_DATA_DIR");
+    assert_eq!(entries(&sb.root().join("home")), Vec::<String>::new(), "files written under HOME");
 }
 
 #[test]
@@ -220,7 +224,7 @@ fn list_and_status_show_backups_newest_first() {
     let sb = Sandbox::new();
     let app = SeedApp::create(sb.root());
     let dest = sb.root().join("Backups");
-    sb.init_ok(&app.dir, &dest, &SEED_INCLUDES, &[]);
+    sb.init_ok(&app.dir, &dest, &SEED_INCLUDES, &["--every-hours", "6"]);
 
     // Before any backup.
     let text = stdout(&sb.run_ok(&["status"])).to_lowercase().replace('_', " ");
@@ -231,7 +235,11 @@ fn list_and_status_show_backups_newest_first() {
     assert!(json_backup_list(&listed).is_empty(), "{listed}");
 
     let older = sb.backup_ok(&dest);
-    let newer = sb.backup_ok(&dest);
+    // `backup --json` prints one JSON document naming the new backup.
+    let before = complete_backups(&dest);
+    let doc = parse_json(&sb.run_ok(&["backup", "--json"]));
+    let newer = complete_backups(&dest).into_iter().find(|n| !before.contains(n)).expect("a new backup");
+    assert!(doc.to_string().contains(&newer), "backup --json does not name {newer}: {doc}");
 
     let listed = json_backup_list(&parse_json(&sb.run_ok(&["list", "--json"])));
     let names: Vec<&str> = listed.iter().map(|b| b["name"].as_str().unwrap()).collect();
@@ -247,6 +255,13 @@ fn list_and_status_show_backups_newest_first() {
 
     let status = parse_json(&sb.run_ok(&["status", "--json"]));
     assert_eq!(status["last_backup"]["name"].as_str(), Some(newer.as_str()), "{status}");
+    // Next due: the newest backup's start + every_hours (6, from init).
+    let started = read_manifest(&dest.join(&newer))["started_at"].as_str().unwrap().to_string();
+    let started = chrono::DateTime::parse_from_rfc3339(&started).unwrap();
+    let due = status["next_due"].as_str().unwrap_or_else(|| panic!("no next_due: {status}"));
+    let due = chrono::DateTime::parse_from_rfc3339(due).unwrap();
+    let off = (due - started - chrono::Duration::hours(6)).num_seconds().abs();
+    assert!(off <= 1, "next_due {due} is not 6 h after {started}");
     let text = stdout(&sb.run_ok(&["status"]));
     assert!(text.contains(&newer), "status names the last backup:\n{text}");
 }
@@ -288,4 +303,123 @@ fn paths_with_spaces_and_accents_round_trip() {
     }
     let listed = json_backup_list(&parse_json(&sb.run_ok(&["list", "--json"])));
     assert_eq!(listed[0]["name"].as_str(), Some(name.as_str()));
+}
+
+#[test]
+fn symlinks_are_stored_as_links_never_followed() {
+    let sb = Sandbox::new();
+    let app = SeedApp::create(sb.root());
+    let outside = sb.root().join("outside secret.wav");
+    write_wav(&outside, 3, 100);
+    let audio = app.dir.join("audio_files");
+    std::os::unix::fs::symlink("drum_0001.wav", audio.join("latest.wav")).unwrap();
+    std::os::unix::fs::symlink(&outside, audio.join("outside.wav")).unwrap();
+    std::os::unix::fs::symlink("note_001", app.dir.join("illugen_audio/link to note")).unwrap();
+    let dest = sb.root().join("Backups");
+    sb.init_ok(&app.dir, &dest, &SEED_INCLUDES, &[]);
+
+    let b = dest.join(sb.backup_ok(&dest));
+    for (rel, target) in [
+        ("audio_files/latest.wav", Path::new("drum_0001.wav")),
+        ("audio_files/outside.wav", outside.as_path()),
+        ("illugen_audio/link to note", Path::new("note_001")),
+    ] {
+        let meta = fs::symlink_metadata(b.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        assert!(meta.file_type().is_symlink(), "{rel} should be stored as a symlink");
+        assert_eq!(fs::read_link(b.join(rel)).unwrap(), target, "{rel}");
+    }
+    // Nothing was copied through the links.
+    assert_eq!(count_files_and_dirs(&b.join("illugen_audio")), (ILLUGEN_FILES, ILLUGEN_DIRS));
+    assert_eq!(tree_digest(&b.join("audio_files")), tree_digest(&audio));
+    let m = manifest_entries(&read_manifest(&b));
+    assert_eq!(m["audio_files/outside.wav"]["kind"].as_str(), Some("symlink"));
+    assert!(!m.contains_key("illugen_audio/link to note/clip 0.wav"), "a folder link was followed");
+}
+
+#[test]
+fn databases_are_found_by_their_header_not_their_name() {
+    let sb = Sandbox::new();
+    let app = SeedApp::create(sb.root());
+    // A SQLite database without a database-like name, its rows only in its -wal...
+    let hidden = "illugen_audio/note_002/session state";
+    let _keep = wal_db(&app.dir.join(hidden), "clips", 50);
+    assert!(fs::metadata(app.dir.join(format!("{hidden}-wal"))).unwrap().len() > 0);
+    // ...and a file named like a database that is not one.
+    let fake = "audio_files/not really.db";
+    write_wav(&app.dir.join(fake), 8, 300);
+    let dest = sb.root().join("Backups");
+    sb.init_ok(&app.dir, &dest, &SEED_INCLUDES, &[]);
+
+    let b = dest.join(sb.backup_ok(&dest));
+    assert_eq!(file_row_count(&b.join(hidden), "clips"), 50, "rows in the -wal were left out");
+    assert_eq!(file_integrity(&b.join(hidden)), "ok");
+    assert!(!b.join(format!("{hidden}-wal")).exists());
+    assert!(!b.join(format!("{hidden}-shm")).exists());
+    let m = read_manifest(&b);
+    let dbs: Vec<&str> = m["databases"].as_array().unwrap().iter().map(|d| d["path"].as_str().unwrap()).collect();
+    assert!(dbs.contains(&hidden), "databases: {dbs:?}");
+    assert!(!dbs.contains(&fake), "databases: {dbs:?}");
+    assert_eq!(blake3_file(&b.join(fake)), blake3_file(&app.dir.join(fake)));
+}
+
+#[test]
+fn exclude_globs_leave_files_out() {
+    let sb = Sandbox::new();
+    let app = SeedApp::create(sb.root());
+    fs::write(app.dir.join("audio_files/.DS_Store"), "finder junk").unwrap();
+    fs::write(app.dir.join("illugen_audio/note_003/render.tmp"), "half a render").unwrap();
+    let dest = sb.root().join("Backups");
+    let mut profile = profile_toml("DrumGen Scorer", &app.dir, &SEED_INCLUDES, &dest, 2);
+    profile.insert("exclude".into(), toml::Value::Array(vec!["*.tmp".into(), ".DS_Store".into()]));
+    sb.write_profiles(&[profile]);
+
+    let b = dest.join(sb.backup_ok(&dest));
+    assert!(!b.join("audio_files/.DS_Store").exists());
+    assert!(!b.join("illugen_audio/note_003/render.tmp").exists());
+    let m = manifest_entries(&read_manifest(&b));
+    assert!(!m.keys().any(|k| k.ends_with(".DS_Store") || k.ends_with(".tmp")), "excluded files listed");
+    assert_eq!(count_files_and_dirs(&b.join("audio_files")), (AUDIO_FILES, 0));
+    assert_eq!(count_files_and_dirs(&b.join("illugen_audio")), (ILLUGEN_FILES, ILLUGEN_DIRS));
+}
+
+#[test]
+fn several_profiles_need_a_choice() {
+    let sb = Sandbox::new();
+    let app = SeedApp::create(sb.root());
+    let notes = sb.root().join("Illugen Notes");
+    fs::create_dir_all(&notes).unwrap();
+    write_wav(&notes.join("idea.wav"), 1, 100);
+    let (dest_a, dest_b) = (sb.root().join("Backups A"), sb.root().join("Backups B"));
+    sb.write_profiles(&[
+        profile_toml("DrumGen Scorer", &app.dir, &SEED_INCLUDES, &dest_a, 2),
+        profile_toml("Illugen Notes", &notes, &[], &dest_b, 2),
+    ]);
+
+    let out = sb.run(&["backup"]);
+    assert_clear_error(&out, &["DrumGen Scorer", "Illugen Notes"], &["profile"]);
+    assert_nothing_written(&dest_a);
+    assert_nothing_written(&dest_b);
+
+    sb.run_ok(&["--profile", "Illugen Notes", "backup"]);
+    assert_nothing_written(&dest_a);
+    let names = complete_backups(&dest_b);
+    assert_eq!(names.len(), 1);
+    assert_eq!(tree_digest(&dest_b.join(&names[0])).get("idea.wav"), tree_digest(&notes).get("idea.wav"));
+}
+
+#[test]
+fn lowering_keep_rotates_down_at_the_next_backup() {
+    let sb = Sandbox::new();
+    let app = SeedApp::create(sb.root());
+    let dest = sb.root().join("Backups");
+    sb.write_config("DrumGen Scorer", &app.dir, &SEED_INCLUDES, &dest, 5);
+    let names: Vec<String> = (0..4).map(|_| sb.backup_ok(&dest)).collect();
+    assert_eq!(complete_backups(&dest).len(), 4);
+
+    sb.write_config("DrumGen Scorer", &app.dir, &SEED_INCLUDES, &dest, 2);
+    let newest = sb.backup_ok(&dest);
+    let mut expected = vec![names[3].clone(), newest];
+    expected.sort();
+    assert_eq!(complete_backups(&dest), expected, "keep 2 after keep 5");
+    assert_eq!(leftovers(&dest), Vec::<String>::new());
 }

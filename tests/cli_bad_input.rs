@@ -36,6 +36,11 @@ fn missing_source_is_named() {
     assert_clear_error(&out, &[s(&app.dir)], &MISSING);
     assert_nothing_written(&dest);
     assert!(!app.dir.exists(), "the backup must not recreate the source");
+
+    // `status` reports the failed attempt and its cause.
+    let status = parse_json(&sb.run_ok(&["status", "--json"]));
+    assert_eq!(status["health"].as_str(), Some("failing"), "{status}");
+    assert!(status.to_string().contains(s(&app.dir)), "status does not name the source: {status}");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const FILES: usize = 3000;
+const FILES: usize = 2000;
 const SIZE: usize = 20 * 1024;
 
 /// When to kill a run.
@@ -62,8 +62,7 @@ fn kill_9_at_many_points_never_leaves_an_incomplete_backup() {
     let started = Instant::now();
     sb.backup_ok(&dest);
     let full_run = started.elapsed();
-    let mut points: Vec<KillAt> =
-        [0.0, 0.1, 0.3, 0.55, 0.8].iter().map(|f| KillAt::After(full_run.mul_f64(*f))).collect();
+    let mut points: Vec<KillAt> = [0.0, 0.15, 0.4, 0.7].iter().map(|f| KillAt::After(full_run.mul_f64(*f))).collect();
     // The late phases are short: catch them by what appears in the destination.
     for _ in 0..2 {
         points.extend([

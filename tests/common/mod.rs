@@ -258,15 +258,13 @@ impl Sandbox {
 
     /// Writes a config with one profile by hand (not through `init`).
     pub fn write_config(&self, name: &str, source: &Path, include: &[&str], dest: &Path, keep: i64) {
-        let mut profile = toml::Table::new();
-        profile.insert("name".into(), name.into());
-        profile.insert("source".into(), source.to_str().unwrap().into());
-        profile.insert("include".into(), toml::Value::Array(include.iter().map(|i| toml::Value::from(*i)).collect()));
-        profile.insert("destination".into(), dest.to_str().unwrap().into());
-        profile.insert("every_hours".into(), 12.into());
-        profile.insert("keep".into(), keep.into());
+        self.write_profiles(&[profile_toml(name, source, include, dest, keep)]);
+    }
+
+    /// Writes a config holding these `[[profile]]` tables.
+    pub fn write_profiles(&self, profiles: &[toml::Table]) {
         let mut doc = toml::Table::new();
-        doc.insert("profile".into(), toml::Value::Array(vec![toml::Value::Table(profile)]));
+        doc.insert("profile".into(), toml::Value::Array(profiles.iter().cloned().map(toml::Value::Table).collect()));
         fs::write(&self.config, toml::to_string(&doc).unwrap()).unwrap();
     }
 
@@ -305,6 +303,18 @@ impl Sandbox {
         let status = Command::new("chown").args(["-R", "65534:65534"]).arg(self.root()).status().unwrap();
         assert!(status.success(), "chown -R nobody failed");
     }
+}
+
+/// One `[[profile]]` table, as a person would write it.
+pub fn profile_toml(name: &str, source: &Path, include: &[&str], dest: &Path, keep: i64) -> toml::Table {
+    let mut profile = toml::Table::new();
+    profile.insert("name".into(), name.into());
+    profile.insert("source".into(), source.to_str().unwrap().into());
+    profile.insert("include".into(), toml::Value::Array(include.iter().map(|i| toml::Value::from(*i)).collect()));
+    profile.insert("destination".into(), dest.to_str().unwrap().into());
+    profile.insert("every_hours".into(), 12.into());
+    profile.insert("keep".into(), keep.into());
+    profile
 }
 
 pub fn describe(out: &Output) -> String {
@@ -622,4 +632,20 @@ pub fn append(path: &Path, bytes: &[u8]) {
     let mut f = fs::OpenOptions::new().append(true).open(path).unwrap();
     f.write_all(bytes).unwrap();
     f.sync_all().unwrap();
+}
+
+/// Another WAL-mode database with all `rows` rows of `table` still in its `-wal`, held
+/// there by the returned connection.
+pub fn wal_db(path: &Path, table: &str, rows: i64) -> Connection {
+    let conn = Connection::open(path).unwrap();
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    conn.execute_batch(&format!(
+        "PRAGMA wal_autocheckpoint=0;
+         CREATE TABLE \"{table}\"(id INTEGER PRIMARY KEY, note TEXT);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows})
+         INSERT INTO \"{table}\"(note) SELECT 'note ' || i FROM n;"
+    ))
+    .unwrap();
+    conn
 }
