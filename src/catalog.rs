@@ -174,7 +174,8 @@ pub fn remove_leftovers(destination: &Path) -> Result<Vec<PathBuf>> {
 pub fn rotate_keeping(destination: &Path, kind: BackupKind, limit: usize, protect: &[&str]) -> Result<Vec<String>> {
     let of_kind: Vec<BackupInfo> = list(destination)?.into_iter().filter(|b| b.kind == kind).collect();
     let mut deleted = Vec::new();
-    for old in of_kind.iter().skip(limit.max(1)) {
+    // Oldest first, so a run killed part-way has removed the oldest, never a newer one.
+    for old in of_kind.iter().skip(limit.max(1)).rev() {
         if protect.contains(&old.name.as_str()) {
             continue;
         }

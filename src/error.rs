@@ -55,7 +55,13 @@ pub enum Error {
     NoSuchBackup { name: String, destination: PathBuf },
 
     #[error("backup {path} is damaged: {problems} problem(s), first: {first}")]
-    Damaged { path: PathBuf, problems: usize, first: String },
+    Damaged {
+        path: PathBuf,
+        problems: usize,
+        first: String,
+        /// Every problem, one line each, for a front end to list.
+        all: Vec<String>,
+    },
 
     #[error("unsafe path in manifest of {backup}: {entry} ({why}) — refusing to restore")]
     UnsafePath { backup: PathBuf, entry: String, why: &'static str },

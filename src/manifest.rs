@@ -161,10 +161,9 @@ impl Manifest {
     pub fn read(backup_dir: &Path) -> Result<Manifest> {
         let path = backup_dir.join(MANIFEST_FILE);
         let bytes = std::fs::read(&path).map_err(|e| Error::io("read manifest", &path, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Damaged {
-            path: backup_dir.to_path_buf(),
-            problems: 1,
-            first: format!("{MANIFEST_FILE} is unreadable: {e}"),
+        serde_json::from_slice(&bytes).map_err(|e| {
+            let first = format!("{MANIFEST_FILE} is unreadable: {e}");
+            Error::Damaged { path: backup_dir.to_path_buf(), problems: 1, all: vec![first.clone()], first }
         })
     }
 

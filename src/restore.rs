@@ -45,7 +45,13 @@ pub struct RestoreReport {
     pub name: String,
     /// The `pre-restore_*` snapshot of the data as it was; restore it to undo.
     pub safety_snapshot: Option<String>,
+    /// Files that had changed since the backup and were put back (as in the plan).
+    pub put_back: u64,
+    /// Files that had been deleted since the backup and came back (as in the plan).
+    pub brought_back: u64,
+    /// Every file written from the backup (changed or not: folders are swapped whole).
     pub files_restored: u64,
+    /// Files added since the backup, removed (they are in the safety snapshot).
     pub files_removed: u64,
     pub databases_restored: Vec<String>,
 }
@@ -143,7 +149,47 @@ pub fn plan(profile: &Profile, name: &str) -> Result<RestorePlan> {
         }
     }
     for_each_live_extra(profile, &items, &listed, |_| plan.remove += 1)?;
+    for added in top_level_additions(profile, &m)? {
+        plan.remove += count_files(&added);
+    }
     Ok(plan)
+}
+
+/// For a whole-source backup: the top-level entries of the source added since (not in
+/// the backup, not excluded, not a database companion, not Lifeboat's own leftovers).
+fn top_level_additions(profile: &Profile, m: &Manifest) -> Result<Vec<PathBuf>> {
+    if !m.include.is_empty() {
+        return Ok(Vec::new());
+    }
+    let items = items_of(m);
+    let keep: HashSet<&str> = items.iter().map(String::as_str).collect();
+    let excludes = exclude_set(profile);
+    let destination = resolve_lexically(&profile.destination);
+    let mut out = Vec::new();
+    for entry in fs::read_dir(&profile.source).at("read", &profile.source)? {
+        let entry = entry.at("read", &profile.source)?;
+        let n = entry.file_name().to_string_lossy().into_owned();
+        let ours = is_restore_leftover(&n) || sqlite::companion_of(&n).is_some_and(|db| keep.contains(db));
+        if keep.contains(n.as_str()) || ours || excludes.is_match(&n) {
+            continue;
+        }
+        if resolve_lexically(&entry.path()).starts_with(&destination) {
+            continue;
+        }
+        out.push(entry.path());
+    }
+    Ok(out)
+}
+
+/// Files (and links) in a tree, counted as a restore removes them.
+fn count_files(path: &Path) -> u64 {
+    walkdir::WalkDir::new(path)
+        .follow_links(false)
+        .follow_root_links(false)
+        .into_iter()
+        .flatten()
+        .filter(|e| !e.file_type().is_dir())
+        .count() as u64
 }
 
 /// Calls `f` for each live file under the items that the backup does not hold (files
@@ -160,7 +206,7 @@ fn for_each_live_extra(
         if fs::symlink_metadata(&root).is_err() {
             continue;
         }
-        for entry in walkdir::WalkDir::new(&root).follow_links(false) {
+        for entry in walkdir::WalkDir::new(&root).follow_links(false).follow_root_links(false) {
             let entry = entry.map_err(|e| Error::invalid(format!("cannot read {}: {e}", root.display())))?;
             if entry.file_type().is_dir() {
                 continue;
@@ -198,7 +244,8 @@ pub fn restore(profile: &Profile, name: &str, progress: &dyn Progress) -> Result
     catalog::remove_leftovers(&profile.destination)?;
     let report = verify::verify(&dir, progress)?;
     if !report.ok {
-        return Err(Error::Damaged { path: dir, problems: report.problems.len(), first: report.describe().remove(0) });
+        let all = report.describe();
+        return Err(Error::Damaged { path: dir, problems: all.len(), first: all[0].clone(), all });
     }
     let m = Manifest::read(&dir)?;
     check_paths(&dir, &m, profile)?;
@@ -210,6 +257,7 @@ pub fn restore(profile: &Profile, name: &str, progress: &dyn Progress) -> Result
         });
     }
     recover_interrupted(profile, &items)?;
+    let before = plan(profile, name)?;
     // Fail early, before anything changes, when a database is held by another program.
     for db in &m.databases {
         let live = profile.source.join(&db.path);
@@ -277,29 +325,12 @@ pub fn restore(profile: &Profile, name: &str, progress: &dyn Progress) -> Result
         }
     }
     // Whole-source backups: top-level entries added since are removed too.
-    if m.include.is_empty() {
-        let keep: HashSet<&str> = items.iter().map(String::as_str).collect();
-        let excludes = exclude_set(profile);
-        for entry in fs::read_dir(&profile.source).at("read", &profile.source)? {
-            let entry = entry.at("read", &profile.source)?;
-            let n = entry.file_name().to_string_lossy().into_owned();
-            let path = entry.path();
-            if keep.contains(n.as_str())
-                || is_restore_leftover(&n)
-                || excludes.is_match(&n)
-                || sqlite::companion_of(&n).is_some_and(|db| keep.contains(db))
-            {
-                continue;
-            }
-            if resolve_lexically(&path).starts_with(resolve_lexically(&profile.destination)) {
-                continue;
-            }
-            if path.is_dir() && !path.is_symlink() {
-                fs::remove_dir_all(&path).at("remove", &path)?;
-            } else {
-                fs::remove_file(&path).at("remove", &path)?;
-            }
-            files_removed += 1;
+    for path in top_level_additions(profile, &m)? {
+        files_removed += count_files(&path);
+        if path.is_dir() && !path.is_symlink() {
+            fs::remove_dir_all(&path).at("remove", &path)?;
+        } else {
+            fs::remove_file(&path).at("remove", &path)?;
         }
     }
     fsutil::sync_tree(&profile.source)?;
@@ -313,6 +344,8 @@ pub fn restore(profile: &Profile, name: &str, progress: &dyn Progress) -> Result
     Ok(RestoreReport {
         name: name.to_string(),
         safety_snapshot: safety,
+        put_back: before.put_back,
+        brought_back: before.bring_back,
         files_restored,
         files_removed,
         databases_restored,
@@ -437,7 +470,7 @@ fn keep_excluded(profile: &Profile, item: &str) -> Result<Vec<String>> {
     let excludes = exclude_set(profile);
     let root = profile.source.join(item);
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(&root).follow_links(false).into_iter().flatten() {
+    for entry in walkdir::WalkDir::new(&root).follow_links(false).follow_root_links(false).into_iter().flatten() {
         let Ok(rel) = entry.path().strip_prefix(&profile.source) else { continue };
         if entry.file_type().is_file() && (excludes.is_match(rel) || excludes.is_match(entry.file_name())) {
             out.push(rel.to_string_lossy().replace('\\', "/"));

@@ -233,7 +233,13 @@ impl Scan {
                     Error::io("read", &root, e)
                 });
             }
-            let walker = walkdir::WalkDir::new(&root).follow_links(false).sort_by_file_name().into_iter();
+            // An item that is itself a symlink is stored as a link: never walked through,
+            // so nothing is ever read from, or written to, where it points.
+            let walker = walkdir::WalkDir::new(&root)
+                .follow_links(false)
+                .follow_root_links(false)
+                .sort_by_file_name()
+                .into_iter();
             let walker = walker.filter_entry(|e| {
                 let rel = e.path().strip_prefix(&profile.source).unwrap_or(e.path());
                 let name = e.file_name().to_string_lossy();
@@ -289,9 +295,8 @@ impl Scan {
         let known_plain: HashMap<&str, &FileEntry> = previous
             .map(|m| m.files.iter().filter(|e| e.kind == EntryKind::File).map(|e| (e.path.as_str(), e)).collect())
             .unwrap_or_default();
-        let unchanged_plain = |f: &Found| {
-            known_plain.get(f.rel.as_str()).is_some_and(|e| e.size == f.size && e.mtime_ns == f.mtime_ns)
-        };
+        let unchanged_plain =
+            |f: &Found| known_plain.get(f.rel.as_str()).is_some_and(|e| e.size == f.size && e.mtime_ns == f.mtime_ns);
         let dbs: Vec<usize> = self
             .found
             .par_iter()
@@ -456,7 +461,14 @@ fn write_tree(
     link_from: Option<&(PathBuf, Manifest)>,
     progress: &dyn Progress,
 ) -> Result<Manifest> {
-    // Folders first, in walk order (parents before children), and symlinks.
+    // The parents of nested items (`media/audio`), then folders in walk order (parents
+    // before children), and symlinks.
+    for item in &scan.items {
+        if let Some((parent, _)) = item.rsplit_once('/') {
+            let dst = staging.join(parent);
+            fs::create_dir_all(&dst).at("create folder", &dst)?;
+        }
+    }
     for f in &scan.found {
         let dst = staging.join(&f.rel);
         match f.kind {

@@ -187,7 +187,15 @@ fn check_database(path: &Path, entry: &FileEntry, manifest: &Manifest) -> Vec<Pr
 
 /// Files in the backup that the manifest does not list.
 fn extra_files(dir: &Path, manifest: &Manifest) -> Vec<Problem> {
-    let listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    let mut listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    // The folders holding nested items (`media` for `media/audio`) are not entries.
+    for item in &manifest.include {
+        let mut parent = item.as_str();
+        while let Some((up, _)) = parent.rsplit_once('/') {
+            listed.insert(up);
+            parent = up;
+        }
+    }
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(dir).min_depth(1).follow_links(false) {
         let Ok(entry) = entry else { continue };

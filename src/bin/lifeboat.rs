@@ -94,6 +94,11 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
+            if let Error::Damaged { all, .. } = &e {
+                for problem in all {
+                    println!("{problem}");
+                }
+            }
             tracing::error!("{e}");
             eprintln!("lifeboat: {e}");
             ExitCode::FAILURE
@@ -396,8 +401,9 @@ fn restore(engine: &Engine, name: &str, yes: bool, json: bool) -> Result<ExitCod
         print_json(&report);
     } else {
         println!(
-            "Restored {name}: {} files put in place, {} removed{}",
-            report.files_restored,
+            "Restored {name}: {} changed files put back, {} deleted files brought back, {} files added since removed{}",
+            report.put_back,
+            report.brought_back,
             report.files_removed,
             if report.databases_restored.is_empty() {
                 String::new()

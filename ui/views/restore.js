@@ -133,8 +133,12 @@ function reportView(r) {
   const dbs = r?.databases_restored ?? [];
   return [
     h('ul', { class: 'plan' },
-      h('li', null, `${plural(r?.files_restored ?? 0, 'file')} put back`),
-      h('li', null, `${plural(r?.files_removed ?? 0, 'file')} removed`),
+      h('li', { dataset: { change: 'put_back', count: r?.put_back ?? 0 } },
+        `${plural(r?.put_back ?? 0, 'changed file')} put back`),
+      h('li', { dataset: { change: 'bring_back', count: r?.brought_back ?? 0 } },
+        `${plural(r?.brought_back ?? 0, 'deleted file')} brought back`),
+      h('li', { dataset: { change: 'remove', count: r?.files_removed ?? 0 } },
+        `${plural(r?.files_removed ?? 0, 'file')} added since then removed`),
       dbs.length > 0 && h('li', null, `${dbs.length === 1 ? 'Database' : 'Databases'} restored: ${dbs.join(', ')}`)),
     r?.safety_snapshot && h('p', { class: 'hint' },
       'Your data from before is kept as the safety snapshot ', h('span', { class: 'path' }, r.safety_snapshot),
