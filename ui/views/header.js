@@ -78,6 +78,8 @@ export function headerView({ onBackupNow, onPause, onResume }) {
       fill(lastBackup, last ? timeEl(last) : 'None yet');
       fill(nextBackup, nextText(app, s));
       lastError.textContent = errorText(s);
+      // A failed click whose cause the header already shows is not said twice.
+      if (repeats(lastError.textContent, actionError.textContent)) actionError.textContent = '';
 
       backupNow.disabled = pending || running != null;
       backupNow.textContent = running === 'backup' ? 'Backing up…' : 'Back up now';
@@ -91,7 +93,7 @@ export function headerView({ onBackupNow, onPause, onResume }) {
     progress: (p) => progress.update(p),
     /** A transient outcome of a click: an error (alert) or a confirmation (status). */
     notify(kind, message) {
-      actionError.textContent = kind === 'error' ? message : '';
+      actionError.textContent = kind === 'error' && !repeats(lastError.textContent, message) ? message : '';
       actionStatus.textContent = kind === 'error' ? '' : message;
     },
   };
@@ -104,6 +106,13 @@ function nextText(app, s) {
   if (app?.running === 'backup') return 'Now';
   if (!s) return '—';
   return timeEl(s.next_due ?? new Date().toISOString(), { kind: 'due' });
+}
+
+/** Whether `message` only repeats `shown` (ignoring a "Backup failed:"-style lead-in). */
+function repeats(shown, message) {
+  if (!shown || !message) return false;
+  const cause = message.replace(/^[^:]*failed:\s*/i, '');
+  return shown.endsWith(`: ${cause}`);
 }
 
 /** The last error in plain words: the engine's messages already name the path and cause. */
