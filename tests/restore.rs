@@ -204,7 +204,11 @@ fn restore_after_rows_and_files_deleted_changed_and_added_gives_the_backup_state
     let report = fx.engine.restore(&name, &NoProgress).unwrap();
     assert_eq!(report.name, name);
     assert_eq!(report.files_restored, SEED_FILES, "{report:?}");
-    assert_eq!(report.files_removed, changes.remove, "{report:?}");
+    assert_eq!(
+        Changes { put_back: report.put_back, bring_back: report.brought_back, remove: report.files_removed },
+        changes,
+        "report: {report:?}"
+    );
     assert_eq!(report.databases_restored, vec![DB_NAME.to_string()]);
     assert!(report.safety_snapshot.as_deref().is_some_and(|s| s.starts_with("pre-restore_")), "{report:?}");
 
@@ -270,8 +274,9 @@ fn safety_snapshot_holds_the_pre_restore_state_and_restoring_it_brings_that_back
     // Undo the restore.
     let undo = fx.engine.restore(&safety, &NoProgress).unwrap();
     assert_eq!(fx.state(), before_restore, "restoring {safety} did not bring the pre-restore state back");
-    // The files added before the first restore come back; those it brought back go again.
-    assert_eq!(undo.files_removed, 12, "{undo:?}");
+    // The files added before the first restore come back, those it brought back go
+    // again, and the changed ones are put back as they were.
+    assert_eq!((undo.put_back, undo.brought_back, undo.files_removed), (4, 5, 12), "{undo:?}");
     assert_eq!(integrity(&fx.app.db()), "ok");
     // The undo took its own safety snapshot (of the backup's state), the newest one kept.
     let second = undo.safety_snapshot.expect("a second safety snapshot");
@@ -1020,6 +1025,8 @@ fn cli_restore_asks_without_yes_and_restores_with_yes() {
     assert_eq!(report["name"], name.as_str());
     assert_eq!(report["files_restored"], SEED_FILES);
     assert_eq!(report["files_removed"], changes.remove);
+    assert_eq!(report["put_back"], changes.put_back);
+    assert_eq!(report["brought_back"], changes.bring_back);
     assert_eq!(report["databases_restored"], serde_json::json!([DB_NAME]));
     let safety = report["safety_snapshot"].as_str().expect("safety snapshot named");
     assert_eq!(safety_snapshots(&fx.dest()), vec![safety.to_string()]);
