@@ -271,7 +271,7 @@ impl Config {
     pub fn save(&self, path: &Path) -> Result<()> {
         self.validate()?;
         let text = toml::to_string_pretty(self).map_err(|e| Error::invalid(format!("cannot write config: {e}")))?;
-        if let Some(dir) = path.parent() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).at("create config folder", dir)?;
         }
         crate::fsutil::write_atomic(path, text.as_bytes())

@@ -423,3 +423,62 @@ fn lowering_keep_rotates_down_at_the_next_backup() {
     assert_eq!(complete_backups(&dest), expected, "keep 2 after keep 5");
     assert_eq!(leftovers(&dest), Vec::<String>::new());
 }
+
+#[test]
+fn an_included_item_that_is_a_symlink_is_stored_as_a_link_and_its_target_is_untouched() {
+    let sb = Sandbox::new();
+    let app = SeedApp::create(sb.root());
+    // The audio folder moved to another drive; the app reaches it through a link.
+    let moved = sb.root().join("other drive/audio_files");
+    fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    fs::rename(app.dir.join("audio_files"), &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, app.dir.join("audio_files")).unwrap();
+    let before = tree_digest(&moved);
+    let dest = sb.root().join("Backups");
+    sb.init_ok(&app.dir, &dest, &SEED_INCLUDES, &[]);
+
+    let b = dest.join(sb.backup_ok(&dest));
+    let meta = fs::symlink_metadata(b.join("audio_files")).unwrap();
+    assert!(meta.file_type().is_symlink(), "the item is stored as a link");
+    assert_eq!(fs::read_link(b.join("audio_files")).unwrap(), moved);
+    assert_eq!(tree_digest(&moved), before, "the link's target was written to");
+    assert!(stdout(&sb.run_ok(&["verify"])).contains("is whole"));
+}
+
+#[test]
+fn the_readme_example_works_with_tilde_paths_and_a_bare_config_name() {
+    let sb = Sandbox::new();
+    let home = sb.root().join("home");
+    let app = SeedApp::create(&home);
+    let run = |args: &[&str]| {
+        let mut c = assert_cmd::Command::cargo_bin("lifeboat").unwrap();
+        c.current_dir(sb.root())
+            .env("HOME", &home)
+            .env("LIFEBOAT_DATA_DIR", &sb.data)
+            .env_remove("LIFEBOAT_CONFIG")
+            .arg("--config")
+            .arg("lifeboat.toml")
+            .args(args);
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "lifeboat {args:?}: {}", describe(&out));
+        out
+    };
+    run(&[
+        "init",
+        "--source",
+        "~/DrumGen Scorer",
+        "--dest",
+        "~/DrumGen Scorer DB backups",
+        "--include",
+        "drumgen.db",
+        "--include",
+        "audio_files",
+        "--include",
+        "illugen_audio",
+    ]);
+    let config = fs::read_to_string(sb.root().join("lifeboat.toml")).unwrap();
+    assert!(config.contains(&format!("source = \"{}\"", app.dir.display())), "{config}");
+    run(&["backup"]);
+    let dest = home.join("DrumGen Scorer DB backups");
+    assert_eq!(complete_backups(&dest).len(), 1);
+}
