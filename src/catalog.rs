@@ -60,7 +60,37 @@ pub struct BackupInfo {
     pub warnings: Vec<String>,
 }
 
+/// The parts of a manifest a listing needs. Its file list is skipped while parsing,
+/// never held in memory: a destination of 100,000-file backups lists cheaply.
+#[derive(Deserialize)]
+struct Summary {
+    trigger: Trigger,
+    started_at: DateTime<Utc>,
+    finished_at: DateTime<Utc>,
+    totals: Totals,
+    items: Vec<ItemTotals>,
+    databases: Vec<DatabaseInfo>,
+    #[serde(default)]
+    warnings: Vec<String>,
+}
+
 impl BackupInfo {
+    fn from_summary(name: String, path: PathBuf, kind: BackupKind, m: Summary) -> Self {
+        BackupInfo {
+            name,
+            path,
+            kind,
+            trigger: m.trigger,
+            started_at: m.started_at,
+            finished_at: m.finished_at,
+            duration_secs: (m.finished_at - m.started_at).num_milliseconds() as f64 / 1000.0,
+            totals: m.totals,
+            items: m.items,
+            databases: m.databases,
+            warnings: m.warnings,
+        }
+    }
+
     pub fn from_manifest(name: String, path: PathBuf, kind: BackupKind, m: &Manifest) -> Self {
         BackupInfo {
             name,
@@ -100,8 +130,8 @@ pub fn list(destination: &Path) -> Result<Vec<BackupInfo>> {
         if !path.is_dir() {
             continue;
         }
-        match Manifest::read(&path) {
-            Ok(m) => out.push(BackupInfo::from_manifest(name, path, kind, &m)),
+        match crate::manifest::read_manifest_as::<Summary>(&path) {
+            Ok(m) => out.push(BackupInfo::from_summary(name, path, kind, m)),
             Err(e) => tracing::warn!("ignoring incomplete backup {}: {e}", path.display()),
         }
     }

@@ -45,6 +45,41 @@ impl std::fmt::Display for Trigger {
     }
 }
 
+/// A BLAKE3 hash: 32 bytes in memory, 64 hex digits in `manifest.json`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Hash(pub [u8; 32]);
+
+impl From<blake3::Hash> for Hash {
+    fn from(h: blake3::Hash) -> Self {
+        Hash(*h.as_bytes())
+    }
+}
+
+impl std::fmt::Display for Hash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(blake3::Hash::from_bytes(self.0).to_hex().as_str())
+    }
+}
+
+impl std::fmt::Debug for Hash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Hash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(blake3::Hash::from_bytes(self.0).to_hex().as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let hex: std::borrow::Cow<'de, str> = Deserialize::deserialize(d)?;
+        blake3::Hash::from_hex(hex.as_bytes()).map(Hash::from).map_err(serde::de::Error::custom)
+    }
+}
+
 /// What one manifest entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -82,7 +117,7 @@ pub struct FileEntry {
     pub mtime_ns: i128,
     /// BLAKE3 of the content as stored in the backup (files and databases).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blake3: Option<String>,
+    pub blake3: Option<Hash>,
     pub stored: Stored,
     /// Unix permission bits of the source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,18 +194,19 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn read(backup_dir: &Path) -> Result<Manifest> {
-        let path = backup_dir.join(MANIFEST_FILE);
-        let bytes = std::fs::read(&path).map_err(|e| Error::io("read manifest", &path, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            let first = format!("{MANIFEST_FILE} is unreadable: {e}");
-            Error::Damaged { path: backup_dir.to_path_buf(), problems: 1, all: vec![first.clone()], first }
-        })
+        read_manifest_as(backup_dir)
     }
 
-    pub fn to_json(&self) -> Vec<u8> {
-        let mut v = serde_json::to_vec_pretty(self).expect("manifest serialises");
-        v.push(b'\n');
-        v
+    /// Writes the manifest to the new file `path`, streamed (a 100,000-file manifest is
+    /// tens of MB), and fsyncs it.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let file = std::fs::File::create(path).map_err(|e| Error::io("create", path, e))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        serde_json::to_writer_pretty(&mut out, self)
+            .map_err(|e| Error::io("write", path, e.into()))
+            .and_then(|()| std::io::Write::write_all(&mut out, b"\n").map_err(|e| Error::io("write", path, e)))?;
+        let file = out.into_inner().map_err(|e| Error::io("write", path, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io("sync", path, e))
     }
 
     pub fn duration_secs(&self) -> f64 {
@@ -247,6 +283,17 @@ impl Manifest {
         let _ = writeln!(s, "Every file is listed with its BLAKE3 hash in {MANIFEST_FILE}.");
         s
     }
+}
+
+/// Parses a backup's manifest as `T` (the whole manifest, or only the parts a caller
+/// needs), streamed: a 100,000-file manifest is never held as bytes and structure at once.
+pub(crate) fn read_manifest_as<T: serde::de::DeserializeOwned>(backup_dir: &Path) -> Result<T> {
+    let path = backup_dir.join(MANIFEST_FILE);
+    let file = std::fs::File::open(&path).map_err(|e| Error::io("read manifest", &path, e))?;
+    serde_json::from_reader(std::io::BufReader::with_capacity(1 << 20, file)).map_err(|e| {
+        let first = format!("{MANIFEST_FILE} is unreadable: {e}");
+        Error::Damaged { path: backup_dir.to_path_buf(), problems: 1, all: vec![first.clone()], first }
+    })
 }
 
 /// Whether relative path `path` is `item` or inside it.

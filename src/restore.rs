@@ -136,8 +136,7 @@ pub fn plan(profile: &Profile, name: &str) -> Result<RestorePlan> {
         let live = profile.source.join(&f.path);
         match fs::symlink_metadata(&live) {
             Ok(meta) if meta.is_file() && meta.len() == f.size => {
-                let same =
-                    mtime_ns(&meta) == f.mtime_ns || snapshot::hash_file(&live).ok().as_deref() == f.blake3.as_deref();
+                let same = mtime_ns(&meta) == f.mtime_ns || snapshot::hash_file(&live).ok() == f.blake3;
                 if same {
                     plan.unchanged += 1;
                 } else {

@@ -18,7 +18,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
 use crate::lock::DestinationLock;
 use crate::manifest::{
-    DatabaseInfo, EntryKind, FileEntry, ItemTotals, Manifest, Stored, Totals, Trigger, FORMAT_VERSION, INFO_FILE,
+    DatabaseInfo, EntryKind, FileEntry, Hash, ItemTotals, Manifest, Stored, Totals, Trigger, FORMAT_VERSION, INFO_FILE,
     MANIFEST_FILE,
 };
 use crate::progress::{Phase, Progress, ProgressUpdate};
@@ -68,7 +68,8 @@ pub(crate) fn create_locked(
         bytes_done: 0,
         bytes_total: 0,
     });
-    let scan = Scan::run(profile, link_from.as_ref().map(|(_, m)| m))?;
+    let previous = link_from.as_ref().map(|(dir, m)| Previous::new(dir, m));
+    let scan = Scan::run(profile, previous.as_ref())?;
 
     if matches!(trigger, Trigger::Scheduled | Trigger::Startup) {
         if let Some(newest) = newest_backup {
@@ -88,19 +89,19 @@ pub(crate) fn create_locked(
     tracing::info!("{trigger} backup {name} of {} started", profile.source.display());
     let result = (|| {
         fs::create_dir(&staging).at("create staging folder", &staging)?;
-        let mut manifest = write_tree(profile, &scan, &staging, link_from.as_ref(), progress)?;
+        let mut manifest = write_tree(profile, &scan, &staging, previous.as_ref(), progress)?;
         manifest.trigger = trigger;
         manifest.started_at = started_at;
         progress.update(&ProgressUpdate {
             phase: Phase::Finishing,
-            files_done: scan.files_total(),
-            files_total: scan.files_total(),
-            bytes_done: scan.bytes_total(),
-            bytes_total: scan.bytes_total(),
+            files_done: manifest.totals.files + manifest.totals.databases,
+            files_total: manifest.totals.files + manifest.totals.databases,
+            bytes_done: manifest.totals.bytes,
+            bytes_total: manifest.totals.bytes,
         });
         manifest.finished_at = Utc::now();
         fsutil::write_synced(&staging.join(INFO_FILE), manifest.info_text(&name).as_bytes())?;
-        fsutil::write_synced(&staging.join(MANIFEST_FILE), &manifest.to_json())?;
+        manifest.write(&staging.join(MANIFEST_FILE))?;
         fsutil::sync_tree(&staging)?;
         let final_dir = profile.destination.join(&name);
         fs::rename(&staging, &final_dir).at("move the finished backup into place", &final_dir)?;
@@ -185,11 +186,29 @@ pub(crate) fn prepare_destination(dest: &Path) -> Result<()> {
     }
 }
 
+/// The newest complete backup, which unchanged files are hard-linked from.
+struct Previous<'a> {
+    dir: &'a Path,
+    manifest: &'a Manifest,
+    files: HashMap<&'a str, &'a FileEntry>,
+}
+
+impl<'a> Previous<'a> {
+    fn new(dir: &'a Path, manifest: &'a Manifest) -> Self {
+        let files = manifest.files.iter().filter(|e| e.kind == EntryKind::File).map(|e| (e.path.as_str(), e)).collect();
+        Previous { dir, manifest, files }
+    }
+
+    /// The previous entry of a plain file with the same size and mtime.
+    fn unchanged(&self, f: &Found) -> Option<&'a FileEntry> {
+        self.files.get(f.rel.as_str()).copied().filter(|e| e.size == f.size && e.mtime_ns == f.mtime_ns)
+    }
+}
+
 /// One thing found in the source.
 #[derive(Debug)]
 struct Found {
     rel: String,
-    abs: PathBuf,
     kind: EntryKind,
     size: u64,
     mtime_ns: i128,
@@ -200,14 +219,15 @@ struct Found {
 
 /// Everything to back up, found before anything is written.
 struct Scan {
+    source: PathBuf,
     items: Vec<String>,
     found: Vec<Found>,
 }
 
 impl Scan {
-    /// Finds everything to back up. `previous` (the manifest linked from) saves sniffing
-    /// the header of files it already knows as plain and unchanged.
-    fn run(profile: &Profile, previous: Option<&Manifest>) -> Result<Scan> {
+    /// Finds everything to back up. `previous` saves sniffing the header of files it
+    /// already knows as plain and unchanged.
+    fn run(profile: &Profile, previous: Option<&Previous>) -> Result<Scan> {
         let excludes = build_excludes(&profile.exclude)?;
         let items: Vec<String> = if profile.include.is_empty() {
             let mut names = Vec::new();
@@ -278,31 +298,29 @@ impl Scan {
                     size: if kind == EntryKind::File { meta.len() } else { 0 },
                     mtime_ns: mtime_ns(&meta),
                     mode: mode_of(&meta),
-                    abs,
                     kind,
                     target,
                     item: index,
                 });
             }
         }
-        let mut scan = Scan { items, found };
+        let mut scan = Scan { source: profile.source.clone(), items, found };
         scan.mark_databases(previous);
         Ok(scan)
     }
 
     /// Finds databases by their header and drops their `-wal`/`-shm`/`-journal` companions.
-    fn mark_databases(&mut self, previous: Option<&Manifest>) {
-        let known_plain: HashMap<&str, &FileEntry> = previous
-            .map(|m| m.files.iter().filter(|e| e.kind == EntryKind::File).map(|e| (e.path.as_str(), e)).collect())
-            .unwrap_or_default();
-        let unchanged_plain =
-            |f: &Found| known_plain.get(f.rel.as_str()).is_some_and(|e| e.size == f.size && e.mtime_ns == f.mtime_ns);
+    fn mark_databases(&mut self, previous: Option<&Previous>) {
+        let unchanged_plain = |f: &Found| previous.is_some_and(|p| p.unchanged(f).is_some());
         let dbs: Vec<usize> = self
             .found
             .par_iter()
             .enumerate()
             .filter(|(_, f)| {
-                f.kind == EntryKind::File && f.size >= 512 && !unchanged_plain(f) && sqlite::is_database(&f.abs)
+                f.kind == EntryKind::File
+                    && f.size >= 512
+                    && !unchanged_plain(f)
+                    && sqlite::is_database(&self.source.join(&f.rel))
             })
             .map(|(i, _)| i)
             .collect();
@@ -340,9 +358,9 @@ impl Scan {
                     EntryKind::File => f.size == e.size && f.mtime_ns == e.mtime_ns,
                     EntryKind::Symlink => f.target == e.target,
                     EntryKind::Dir => true,
-                    EntryKind::Database => {
-                        dbs.get(f.rel.as_str()).is_some_and(|d| d.source_fingerprint == sqlite::fingerprint(&f.abs))
-                    }
+                    EntryKind::Database => dbs
+                        .get(f.rel.as_str())
+                        .is_some_and(|d| d.source_fingerprint == sqlite::fingerprint(&self.source.join(&f.rel))),
                 }
         })
     }
@@ -458,7 +476,7 @@ fn write_tree(
     profile: &Profile,
     scan: &Scan,
     staging: &Path,
-    link_from: Option<&(PathBuf, Manifest)>,
+    previous: Option<&Previous>,
     progress: &dyn Progress,
 ) -> Result<Manifest> {
     // The parents of nested items (`media/audio`), then folders in walk order (parents
@@ -477,9 +495,6 @@ fn write_tree(
             _ => {}
         }
     }
-    let previous: HashMap<&str, &FileEntry> = link_from
-        .map(|(_, m)| m.files.iter().filter(|e| e.kind == EntryKind::File).map(|e| (e.path.as_str(), e)).collect())
-        .unwrap_or_default();
     let reporter = Reporter::new(progress, Phase::Copying, scan.files_total(), scan.bytes_total());
     let can_link = AtomicBool::new(true);
     let warnings = Mutex::new(Vec::new());
@@ -491,40 +506,33 @@ fn write_tree(
             files
                 .par_iter()
                 .map(|f| {
-                    let prev = previous.get(f.rel.as_str()).filter(|p| p.size == f.size && p.mtime_ns == f.mtime_ns);
-                    let entry = store_file(
-                        f,
-                        staging,
-                        prev.copied(),
-                        link_from.map(|(p, _)| p.as_path()),
-                        &can_link,
-                        &warnings,
-                    )?;
+                    let entry = store_file(&scan.source, f, staging, previous, &can_link, &warnings);
                     reporter.add(1, f.size);
-                    Ok(entry)
+                    entry
                 })
-                .collect::<Result<Vec<FileEntry>>>()
+                // Indexed: collected in place, in scan order (a `Result<Vec>` collect
+                // would gather chunks in a list and copy them, doubling the peak).
+                .collect::<Vec<Result<FileEntry>>>()
         },
         || {
             dbs.iter()
                 .map(|f| {
-                    let r = store_database(f, staging, link_from, &can_link, &warnings);
+                    let r = store_database(&scan.source, f, staging, previous, &can_link, &warnings);
                     reporter.add(1, f.size);
                     r
                 })
                 .collect::<Result<Vec<(FileEntry, DatabaseInfo)>>>()
         },
     );
-    let file_entries = file_entries?;
-    let db_entries = db_entries?;
     reporter.send();
 
-    let mut by_path: HashMap<String, FileEntry> = file_entries.into_iter().map(|e| (e.path.clone(), e)).collect();
-    let mut databases = Vec::new();
-    for (entry, info) in db_entries {
-        databases.push(info);
-        by_path.insert(entry.path.clone(), entry);
+    // Both lists come back in scan order, so one ordered pass merges them.
+    let (db_entries, databases): (Vec<FileEntry>, Vec<DatabaseInfo>) = db_entries?.into_iter().unzip();
+    if let Some(e) = file_entries.iter().position(Result::is_err) {
+        return Err(file_entries.into_iter().nth(e).expect("position is in range").expect_err("an error"));
     }
+    let mut stored_files = file_entries.into_iter().map(|r| r.expect("errors were returned above"));
+    let mut stored_dbs = db_entries.into_iter();
     let mut totals = Totals::default();
     let mut items: Vec<ItemTotals> =
         scan.items.iter().map(|i| ItemTotals { item: i.clone(), files: 0, bytes: 0 }).collect();
@@ -541,8 +549,10 @@ fn write_tree(
                 mode: f.mode,
                 target: f.target.clone(),
             },
-            EntryKind::File | EntryKind::Database => by_path.remove(f.rel.as_str()).expect("every file was stored"),
+            EntryKind::File => stored_files.next().expect("one stored entry per file"),
+            EntryKind::Database => stored_dbs.next().expect("one stored entry per database"),
         };
+        debug_assert_eq!(entry.path, f.rel);
         match entry.kind {
             EntryKind::Dir => totals.dirs += 1,
             EntryKind::Symlink => totals.symlinks += 1,
@@ -582,15 +592,16 @@ fn write_tree(
 
 /// Hard-links an unchanged file from the previous backup, or copies it.
 fn store_file(
+    source: &Path,
     f: &Found,
     staging: &Path,
-    prev: Option<&FileEntry>,
-    prev_dir: Option<&Path>,
+    previous: Option<&Previous>,
     can_link: &AtomicBool,
     warnings: &Mutex<Vec<String>>,
 ) -> Result<FileEntry> {
     let dst = staging.join(&f.rel);
-    if let (Some(prev), Some(prev_dir), true) = (prev, prev_dir, can_link.load(Ordering::Relaxed)) {
+    let unchanged = previous.and_then(|p| p.unchanged(f).map(|e| (p.dir, e)));
+    if let (Some((prev_dir, prev)), true) = (unchanged, can_link.load(Ordering::Relaxed)) {
         let old = prev_dir.join(&f.rel);
         match fs::hard_link(&old, &dst) {
             Ok(()) => {
@@ -604,20 +615,19 @@ fn store_file(
             Err(e) => return Err(Error::io("link", &dst, e)),
         }
     }
-    let (hash, stable) = copy_file(&f.abs, &dst)?;
-    if !stable {
+    let copied = copy_file(&source.join(&f.rel), &dst)?;
+    if !copied.stable {
         warnings
             .lock()
             .expect("warnings lock")
             .push(format!("{} kept changing while it was copied; stored as last read", f.rel));
     }
-    let meta = fs::symlink_metadata(&f.abs).at("read", &f.abs)?;
     Ok(FileEntry {
         path: f.rel.clone(),
         kind: EntryKind::File,
-        size: fs::metadata(&dst).at("read", &dst)?.len(),
-        mtime_ns: if stable { f.mtime_ns } else { mtime_ns(&meta) },
-        blake3: Some(hash),
+        size: copied.size,
+        mtime_ns: copied.mtime_ns,
+        blake3: Some(copied.blake3),
         stored: Stored::Copied,
         mode: f.mode,
         target: None,
@@ -638,32 +648,63 @@ fn link_unsupported(e: &io::Error) -> bool {
     }
 }
 
-/// Copies `src` to the new file `dst` with the OS's fast path (`copy_file_range` or a
-/// reflink on Linux, `clonefile` on macOS), copies it again if the source changed
-/// meanwhile, keeps the source's mtime, and returns the BLAKE3 of what was stored and
-/// whether the source held still.
-pub(crate) fn copy_file(src: &Path, dst: &Path) -> Result<(String, bool)> {
-    let mut stable = false;
-    let mut before = fs::metadata(src).at("read", src)?;
-    for attempt in 1..=COPY_ATTEMPTS {
-        fs::copy(src, dst).map_err(|e| copy_error(src, dst, e))?;
+/// Files up to this size are copied in one read-hash-write pass; larger ones through the
+/// OS's fast path, then hashed from the page cache.
+const SMALL_FILE: u64 = 1 << 20;
+
+/// What [`copy_file`] stored.
+pub(crate) struct Copied {
+    pub blake3: Hash,
+    pub size: u64,
+    /// The source's mtime as copied.
+    pub mtime_ns: i128,
+    /// Whether the source held still while it was copied.
+    pub stable: bool,
+}
+
+/// Copies `src` to the new file `dst`, keeping its mode and mtime, and copies it again if
+/// the source changed meanwhile. Small files take one pass that hashes what it writes;
+/// large ones use the OS's fast path (`copy_file_range` or a reflink on Linux,
+/// `clonefile` on macOS) and are hashed from the copy.
+pub(crate) fn copy_file(src: &Path, dst: &Path) -> Result<Copied> {
+    let mut attempt = 1;
+    loop {
+        let mut from = fs::File::open(src).at("read", src)?;
+        let before = from.metadata().at("read", src)?;
+        let mut to;
+        let mut hash = None;
+        if before.len() <= SMALL_FILE {
+            let mut buf = Vec::with_capacity(before.len() as usize + 1);
+            io::Read::read_to_end(&mut from, &mut buf).at("read", src)?;
+            hash = Some(Hash::from(blake3::hash(&buf)));
+            to = fs::File::create(dst).at("write", dst)?;
+            io::Write::write_all(&mut to, &buf).at("write", dst)?;
+            to.set_permissions(before.permissions()).at("set permissions of", dst)?;
+        } else {
+            drop(from);
+            fs::copy(src, dst).map_err(|e| copy_error(src, dst, e))?;
+            to = fs::OpenOptions::new().write(true).open(dst).at("open", dst)?;
+        }
         let after = fs::metadata(src).at("read", src)?;
-        if after.len() == before.len() && mtime_ns(&after) == mtime_ns(&before) {
-            stable = true;
-            break;
+        let stable = after.len() == before.len() && mtime_ns(&after) == mtime_ns(&before);
+        if stable || attempt == COPY_ATTEMPTS {
+            if let Ok(t) = before.modified() {
+                to.set_modified(t).at("set time of", dst)?;
+            }
+            if fsutil::FSYNC_EACH_FILE {
+                to.sync_all().at("sync", dst)?;
+            }
+            let size = to.metadata().at("read", dst)?.len();
+            drop(to);
+            let blake3 = match hash {
+                Some(h) => h,
+                None => hash_file(dst)?,
+            };
+            return Ok(Copied { blake3, size, mtime_ns: mtime_ns(&before), stable });
         }
         tracing::info!("{} changed while it was copied (attempt {attempt})", src.display());
-        before = after;
+        attempt += 1;
     }
-    let file = fs::OpenOptions::new().write(true).open(dst).at("open", dst)?;
-    if let Ok(t) = before.modified() {
-        file.set_modified(t).at("set time of", dst)?;
-    }
-    if fsutil::FSYNC_EACH_FILE {
-        file.sync_all().at("sync", dst)?;
-    }
-    drop(file);
-    Ok((hash_file(dst)?, stable))
 }
 
 /// A copy error names the side that failed: reading the source or writing the backup.
@@ -675,24 +716,26 @@ fn copy_error(src: &Path, dst: &Path, e: io::Error) -> Error {
     }
 }
 
-pub fn hash_file(path: &Path) -> Result<String> {
+pub fn hash_file(path: &Path) -> Result<Hash> {
     let mut hasher = blake3::Hasher::new();
     hasher.update_mmap_rayon(path).at("read", path)?;
-    Ok(hasher.finalize().to_hex().to_string())
+    Ok(hasher.finalize().into())
 }
 
 /// Copies a live database through SQLite, or hard-links the previous backup's copy when
 /// its live files (database and `-wal`) have not changed since that copy was taken.
 fn store_database(
+    source: &Path,
     f: &Found,
     staging: &Path,
-    link_from: Option<&(PathBuf, Manifest)>,
+    previous: Option<&Previous>,
     can_link: &AtomicBool,
     warnings: &Mutex<Vec<String>>,
 ) -> Result<(FileEntry, DatabaseInfo)> {
     let dst = staging.join(&f.rel);
-    let fingerprint = sqlite::fingerprint(&f.abs);
-    if let Some((prev_dir, m)) = link_from.filter(|_| can_link.load(Ordering::Relaxed)) {
+    let live = source.join(&f.rel);
+    let fingerprint = sqlite::fingerprint(&live);
+    if let Some(Previous { dir: prev_dir, manifest: m, .. }) = previous.filter(|_| can_link.load(Ordering::Relaxed)) {
         let prev_info = m.databases.iter().find(|d| d.path == f.rel && d.source_fingerprint == fingerprint);
         let prev_entry = m.files.iter().find(|e| e.path == f.rel && e.kind == EntryKind::Database);
         if let (Some(info), Some(entry)) = (prev_info, prev_entry) {
@@ -704,25 +747,28 @@ fn store_database(
             }
         }
     }
-    let stats = sqlite::copy_consistent(&f.abs, &dst)?;
+    sqlite::copy_consistent(&live, &dst)?;
+    let file = fs::File::open(&dst).at("open", &dst)?;
+    if fsutil::FSYNC_EACH_FILE {
+        file.sync_all().at("sync", &dst)?;
+    }
+    let size = file.metadata().at("read", &dst)?.len();
+    drop(file);
+    // Hash and check the copy at once: both read it, from the page cache.
+    let (hash, stats) = rayon::join(|| hash_file(&dst), || sqlite::stats(&dst));
+    let (hash, stats) = (hash?, stats?);
     if stats.integrity != "ok" {
         warnings
             .lock()
             .expect("warnings lock")
             .push(format!("{}: integrity check of the copy: {}", f.rel, stats.integrity));
     }
-    let file = fs::OpenOptions::new().write(true).open(&dst).at("open", &dst)?;
-    if fsutil::FSYNC_EACH_FILE {
-        file.sync_all().at("sync", &dst)?;
-    }
-    let size = file.metadata().at("read", &dst)?.len();
-    drop(file);
     let entry = FileEntry {
         path: f.rel.clone(),
         kind: EntryKind::Database,
         size,
         mtime_ns: f.mtime_ns,
-        blake3: Some(hash_file(&dst)?),
+        blake3: Some(hash),
         stored: Stored::Sqlite,
         mode: f.mode,
         target: None,

@@ -75,10 +75,12 @@ fn uri_escape(path: &str) -> String {
 
 /// Copies the live database `src` to the new file `dst` with SQLite's online backup API,
 /// in one step so the copy is one consistent snapshot, committed `-wal` data included,
-/// even while another process keeps writing. Returns the copy's stats and integrity.
-pub fn copy_consistent(src: &Path, dst: &Path) -> Result<DbStats> {
+/// even while another process keeps writing. The copy is not synced here: the caller
+/// makes the whole backup durable before it becomes visible.
+pub fn copy_consistent(src: &Path, dst: &Path) -> Result<()> {
     let from = open_read_only(src)?;
     let mut to = Connection::open(dst).map_err(db_error(dst))?;
+    to.execute_batch("PRAGMA synchronous = OFF").map_err(db_error(dst))?;
     {
         let backup = rusqlite::backup::Backup::new(&from, &mut to).map_err(db_error(src))?;
         let deadline = std::time::Instant::now() + COPY_BUSY_TIMEOUT;
@@ -93,11 +95,10 @@ pub fn copy_consistent(src: &Path, dst: &Path) -> Result<DbStats> {
             }
         }
     }
-    let stats = stats_of(&to, dst)?;
     // The copy carries the source's journal mode in its header; closing the only
     // connection checkpoints and removes any `-wal`/`-shm` the copy got: one file remains.
     to.close().map_err(|(_, e)| db_error(dst)(e))?;
-    Ok(stats)
+    Ok(())
 }
 
 /// Page size, page count, tables with row counts and `PRAGMA integrity_check` of a copy.

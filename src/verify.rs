@@ -151,7 +151,7 @@ fn check_entry(dir: &Path, entry: &FileEntry, manifest: &Manifest) -> Vec<Proble
             }
             let mut out = Vec::new();
             match snapshot::hash_file(&path) {
-                Ok(h) if Some(h.as_str()) == entry.blake3.as_deref() => {}
+                Ok(h) if Some(h) == entry.blake3 => {}
                 Ok(_) => out.push(problem(&entry.path, "changed", "content differs from the manifest's BLAKE3 hash")),
                 Err(e) => return vec![problem(&entry.path, "unreadable", e.to_string())],
             }
