@@ -19,7 +19,9 @@ test:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) build --workspace --all-targets
-	xvfb-run -a -s "-screen 0 1280x1024x24" dbus-run-session -- $(CARGO) test --workspace --no-fail-fast
+	set -o pipefail; xvfb-run -a -s "-screen 0 1280x1024x24" dbus-run-session -- \
+		$(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test.log
+	@scripts/test-summary.sh target/test.log
 
 bench:
 	@scripts/deps.sh bench
