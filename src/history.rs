@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::manifest::Trigger;
 use crate::restore::RestoreReport;
+use crate::verify::VerifyReport;
 use crate::BackupOutcome;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +160,48 @@ impl History {
             Err(e) => self.fail(&mut r, e),
         }
         self.record_logged(&r);
+    }
+
+    /// Records a verify: a failure names the first problems.
+    pub fn record_verify(&self, profile: &str, started: DateTime<Utc>, report: &VerifyReport) {
+        let mut r = self.blank(profile, "verify", "manual", started);
+        r.backup = Some(report.name.clone());
+        r.files = report.files_checked;
+        r.bytes = report.bytes_checked;
+        if report.ok {
+            r.outcome = Outcome::Success;
+        } else {
+            let lines = report.describe();
+            let shown: Vec<&str> = lines.iter().take(3).map(String::as_str).collect();
+            let more = if lines.len() > 3 { format!(" and {} more", lines.len() - 3) } else { String::new() };
+            r.error = Some(format!("{} is damaged: {}{more}", report.name, shown.join("; ")));
+            r.error_kind = Some("damaged".into());
+        }
+        self.record_logged(&r);
+    }
+
+    /// The last verify of `backup`, when it found the backup damaged.
+    pub fn damaged(&self, profile: &str, backup: &str) -> Option<RunRecord> {
+        self.last_verifies(profile)
+            .into_iter()
+            .find(|r| r.backup.as_deref() == Some(backup))
+            .filter(|r| r.outcome == Outcome::Failed)
+    }
+
+    /// The backups whose last verify found them damaged.
+    pub fn damaged_backups(&self, profile: &str) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.last_verifies(profile)
+            .into_iter()
+            .filter(|r| seen.insert(r.backup.clone()))
+            .filter(|r| r.outcome == Outcome::Failed)
+            .filter_map(|r| r.backup)
+            .collect()
+    }
+
+    fn last_verifies(&self, profile: &str) -> Vec<RunRecord> {
+        self.query("WHERE profile = ?1 AND action = 'verify' ORDER BY id DESC LIMIT ?2", profile, 1000)
+            .unwrap_or_default()
     }
 
     fn blank(&self, profile: &str, action: &str, trigger: &str, started: DateTime<Utc>) -> RunRecord {

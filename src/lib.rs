@@ -58,6 +58,8 @@ pub enum Health {
     Failing,
     /// The next backup is well past due (e.g. the drive has been away).
     Overdue,
+    /// The newest backup failed its last verify: make a new one.
+    Damaged,
 }
 
 /// The state shown by `lifeboat status` and the tray.
@@ -73,7 +75,7 @@ pub struct Status {
     /// destination is away (when `last_backup` cannot be read).
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_attempt: Option<RunRecord>,
-    /// The last failure, when the last attempt failed.
+    /// The last failure: the last backup attempt's, or the newest backup's failed verify.
     pub last_error: Option<ErrorReport>,
     pub next_due: Option<DateTime<Utc>>,
     pub backups: usize,
@@ -120,8 +122,9 @@ impl Engine {
     /// startup runs are skipped when nothing changed since the newest backup.
     pub fn backup(&self, trigger: Trigger, progress: &dyn Progress) -> Result<BackupOutcome> {
         let started = Utc::now();
-        let result =
-            hooks::around(&self.profile, hooks::Stage::Backup, || snapshot::backup(&self.profile, trigger, progress));
+        let result = hooks::around(&self.profile, hooks::Stage::Backup, || {
+            snapshot::backup(&self.profile, trigger, progress, &self.history.damaged_backups(&self.profile.name))
+        });
         self.history.record_backup(&self.profile.name, trigger, started, &result);
         result
     }
@@ -155,7 +158,15 @@ impl Engine {
             .or_else(|| self.history.last_success(&p.name).map(|r| r.started_at));
         let last_skip = self.history.last_skip(&p.name).map(|r| r.started_at);
         let next_due = schedule::next_due(last_success_at.max(last_skip), p.every_hours);
-        let health = if last_error.is_some() {
+        let damaged = last_backup.as_ref().and_then(|b| self.history.damaged(&p.name, &b.name));
+        let last_error = last_error.or_else(|| {
+            damaged
+                .as_ref()
+                .map(|r| ErrorReport { kind: "damaged".into(), message: r.error.clone().unwrap_or_default() })
+        });
+        let health = if damaged.is_some() && last_attempt.as_ref().is_none_or(|r| r.outcome != Outcome::Failed) {
+            Health::Damaged
+        } else if last_error.is_some() {
             Health::Failing
         } else if last_success_at.is_none() {
             Health::NoBackup
@@ -189,7 +200,12 @@ impl Engine {
                 Error::NoSuchBackup { name: "(newest)".into(), destination: self.profile.destination.clone() }
             })?,
         };
-        verify::verify(&dir, progress)
+        let started = Utc::now();
+        let report = verify::verify(&dir, progress);
+        if let Ok(r) = &report {
+            self.history.record_verify(&self.profile.name, started, r);
+        }
+        report
     }
 
     /// What restoring `name` would change, without changing anything.
@@ -200,8 +216,9 @@ impl Engine {
     /// Restores `name`: verify, safety snapshot, then databases and folders put back.
     pub fn restore(&self, name: &str, progress: &dyn Progress) -> Result<RestoreReport> {
         let started = Utc::now();
-        let result =
-            hooks::around(&self.profile, hooks::Stage::Restore, || restore::restore(&self.profile, name, progress));
+        let result = hooks::around(&self.profile, hooks::Stage::Restore, || {
+            restore::restore(&self.profile, name, progress, &self.history.damaged_backups(&self.profile.name))
+        });
         self.history.record_restore(&self.profile.name, name, started, &result);
         result
     }

@@ -237,7 +237,8 @@ fn exclude_set(profile: &Profile) -> globset::GlobSet {
 }
 
 /// Restores backup `name` into the profile's source. See the module doc.
-pub fn restore(profile: &Profile, name: &str, progress: &dyn Progress) -> Result<RestoreReport> {
+/// `damaged` names backups a verify found damaged, never linked from by the safety snapshot.
+pub fn restore(profile: &Profile, name: &str, progress: &dyn Progress, damaged: &[String]) -> Result<RestoreReport> {
     let dir = catalog::backup_dir(&profile.destination, name)?;
     let _lock = DestinationLock::acquire(&profile.destination, "a restore")?;
     catalog::remove_leftovers(&profile.destination)?;
@@ -265,7 +266,7 @@ pub fn restore(profile: &Profile, name: &str, progress: &dyn Progress) -> Result
         }
     }
 
-    let safety = take_safety_snapshot(profile, &m, &items, name, progress)?;
+    let safety = take_safety_snapshot(profile, &m, &items, name, progress, damaged)?;
     let undo = |e: Error| match &safety {
         Some(s) => Error::invalid(format!(
             "restore of {name} stopped part-way: {e} — your data as it was before is in {s}; restore it to go back"
@@ -358,6 +359,7 @@ fn take_safety_snapshot(
     items: &[String],
     restoring: &str,
     progress: &dyn Progress,
+    damaged: &[String],
 ) -> Result<Option<String>> {
     let present: Vec<String> =
         items.iter().filter(|i| fs::symlink_metadata(profile.source.join(i)).is_ok()).cloned().collect();
@@ -366,8 +368,9 @@ fn take_safety_snapshot(
     }
     let mut p = profile.clone();
     p.include = if m.include.is_empty() { Vec::new() } else { present };
-    let info = snapshot::create_locked(&p, Trigger::PreRestore, BackupKind::PreRestore, progress, &[restoring])?
-        .expect("a pre-restore snapshot is never skipped");
+    let info =
+        snapshot::create_locked(&p, Trigger::PreRestore, BackupKind::PreRestore, progress, &[restoring], damaged)?
+            .expect("a pre-restore snapshot is never skipped");
     Ok(Some(info.name))
 }
 

@@ -28,14 +28,20 @@ use crate::BackupOutcome;
 /// How often a file that keeps changing while it is copied is copied again.
 const COPY_ATTEMPTS: usize = 3;
 
-/// Makes a backup of `profile` now. See [`crate::Engine::backup`].
-pub fn backup(profile: &Profile, trigger: Trigger, progress: &dyn Progress) -> Result<BackupOutcome> {
+/// Makes a backup of `profile` now. See [`crate::Engine::backup`]. `damaged` names
+/// backups a verify found damaged: unchanged files are never linked from those.
+pub fn backup(
+    profile: &Profile,
+    trigger: Trigger,
+    progress: &dyn Progress,
+    damaged: &[String],
+) -> Result<BackupOutcome> {
     check_source(profile)?;
     prepare_destination(&profile.destination)?;
     let _lock = DestinationLock::acquire(&profile.destination, "a backup")?;
     catalog::remove_leftovers(&profile.destination)?;
     let kind = if trigger == Trigger::PreRestore { BackupKind::PreRestore } else { BackupKind::Backup };
-    let made = create_locked(profile, trigger, kind, progress, &[])?;
+    let made = create_locked(profile, trigger, kind, progress, &[], damaged)?;
     match made {
         Some(info) => Ok(BackupOutcome::Created { backup: info }),
         None => {
@@ -53,13 +59,18 @@ pub(crate) fn create_locked(
     kind: BackupKind,
     progress: &dyn Progress,
     protect: &[&str],
+    damaged: &[String],
 ) -> Result<Option<BackupInfo>> {
     let started_at = Utc::now();
     let all = catalog::list(&profile.destination)?;
     let newest_backup = all.iter().find(|b| b.kind == BackupKind::Backup);
-    // Unchanged files are linked from the newest complete backup of either kind.
-    let link_from =
-        all.first().map(|b| (b.path.clone(), Manifest::read(&b.path))).and_then(|(p, m)| m.ok().map(|m| (p, m)));
+    // Unchanged files are linked from the newest complete backup of either kind, unless a
+    // verify found it damaged: linking would carry the damage into the new backup.
+    let link_from = all
+        .iter()
+        .find(|b| !damaged.contains(&b.name))
+        .map(|b| (b.path.clone(), Manifest::read(&b.path)))
+        .and_then(|(p, m)| m.ok().map(|m| (p, m)));
 
     progress.update(&ProgressUpdate {
         phase: Phase::Scanning,

@@ -337,3 +337,32 @@ fn cli_restore_from_a_damaged_backup_lists_every_problem() {
     }
     assert_eq!(live_state(&fx.app), before, "the source changed");
 }
+
+#[test]
+fn a_damaged_newest_backup_needs_attention_until_a_new_backup_is_made() {
+    let fx = Fixture::new();
+    let path = "audio_files/drum_0007.wav";
+    assert_eq!(fx.engine.status(chrono::Utc::now()).unwrap().health, lifeboat::Health::Ok);
+
+    flip_byte(&fx.backup().join(path), 10);
+    assert!(!fx.verify().ok);
+    let status = fx.engine.status(chrono::Utc::now()).unwrap();
+    assert_eq!(status.health, lifeboat::Health::Damaged);
+    let cause = status.last_error.expect("the damage is the status's error").message;
+    assert!(cause.contains(&fx.name) && cause.contains(path), "{cause}");
+    let shown = stdout(&fx.sb.run_ok(&["status"]));
+    assert!(shown.contains("failed verify"), "{shown}");
+    let runs = fx.engine.history().recent("DrumGen Scorer", 10).unwrap();
+    assert_eq!((runs[0].action.as_str(), runs[0].outcome), ("verify", lifeboat::Outcome::Failed));
+
+    // A new backup is whole: the damaged one is no longer the newest.
+    std::thread::sleep(Duration::from_millis(1100));
+    match fx.engine.backup(Trigger::Manual, &NoProgress).unwrap() {
+        BackupOutcome::Created { backup } => assert_ne!(backup.name, fx.name),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fx.engine.status(chrono::Utc::now()).unwrap().health, lifeboat::Health::Ok);
+    // Nothing was linked from the damaged backup: the new one is whole.
+    let report = fx.engine.verify(None, &NoProgress).unwrap();
+    assert!(report.ok, "the damage was carried into the new backup: {:?}", report.problems);
+}

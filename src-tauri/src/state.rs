@@ -217,6 +217,10 @@ pub fn describe(d: &Describe) -> (State, String) {
             let cause = status.last_error.as_ref().map_or("unknown error", |e| e.message.as_str());
             (State::NeedsAttention, format!("Last backup failed: {cause}"))
         }
+        Health::Damaged => {
+            let cause = status.last_error.as_ref().map_or("verify found problems", |e| e.message.as_str());
+            (State::NeedsAttention, format!("Newest backup is damaged: {cause}"))
+        }
         Health::Overdue => (State::NeedsAttention, format!("{last_text} · overdue")),
         Health::NoBackup => (State::NeedsAttention, format!("{last_text} · {next}")),
         Health::Ok => (State::Protected, format!("{last_text} · {next}")),

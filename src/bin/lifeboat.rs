@@ -321,6 +321,7 @@ fn status(engine: &Engine, json: bool) -> Result<ExitCode> {
             lifeboat::Health::NoBackup => "no backup yet",
             lifeboat::Health::Failing => "needs attention: the last backup failed",
             lifeboat::Health::Overdue => "needs attention: backups are overdue",
+            lifeboat::Health::Damaged => "needs attention: the newest backup failed verify — make a new backup",
         }
     );
     match &s.last_backup {

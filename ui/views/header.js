@@ -117,6 +117,9 @@ function repeats(shown, message) {
 
 /** The last error in plain words: the engine's messages already name the path and cause. */
 function errorText(s) {
+  if (s?.health === 'damaged' && s.last_error?.message) {
+    return `Newest backup is damaged: ${s.last_error.message} — make a new backup.`;
+  }
   if (s?.last_error?.message) {
     const what = s.last_attempt?.action === 'restore' ? 'restore' : 'backup';
     return `Last ${what} failed: ${s.last_error.message}`;
