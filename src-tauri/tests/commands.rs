@@ -22,7 +22,7 @@ fn settings_for(sb: &Sandbox) -> Settings {
         configured: false,
         profile: Some(ProfileSettings {
             name: String::new(),
-            source: sb.source.clone(),
+            source: sb.data.root.clone(),
             include: vec!["drumgen.db".into(), "audio_files".into(), " illugen_audio ".into(), "".into()],
             exclude: vec![],
             destination: sb.destination.clone(),
@@ -72,7 +72,7 @@ fn status_before_and_after_setup() {
 
     // The saved config is what a restart loads.
     let reloaded = app_state(&sb);
-    assert_eq!(api::get_settings(&reloaded).profile.unwrap().source, sb.source);
+    assert_eq!(api::get_settings(&reloaded).profile.unwrap().source, sb.data.root);
 
     // A later save applies the switch as given.
     let mut off = settings_for(&sb);

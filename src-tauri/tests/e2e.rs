@@ -7,18 +7,23 @@
 //!
 //! Run: `xvfb-run -a dbus-run-session -- cargo test -p lifeboat-app --test e2e` (or `make test`).
 
-#[path = "e2e/fixture.rs"]
-mod fixture;
+mod common;
 #[path = "e2e/harness.rs"]
 mod harness;
 
 use std::fs;
 use std::path::Path;
-use std::time::Instant;
 
-use fixture::{count_files, diff, AUDIO, AUDIO_FILES, DB_NAME, DB_ROWS, ILLUGEN, ILLUGEN_FILES, TABLE};
-use harness::{App, Sandbox};
+use common::seed::{
+    audio_name, count_files, count_rows, diff, illugen_dir, APP_DIR, AUDIO, DB_NAME, ILLUGEN, SEED, TABLE,
+};
+use common::Sandbox;
+use harness::{sandbox, App};
 use serde_json::json;
+
+const DB_ROWS: i64 = SEED.rows;
+const AUDIO_FILES: usize = SEED.audio_files;
+const ILLUGEN_FILES: usize = SEED.illugen_files;
 
 const INCLUDE: &str = "drumgen.db, audio_files, illugen_audio";
 
@@ -93,14 +98,22 @@ fn expected_counts(rows: i64) -> Vec<(Option<String>, Option<String>)> {
 
 /// Rows of `test_results` in a backed-up database file.
 fn rows_in(db: &Path) -> i64 {
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    conn.query_row("SELECT count(*) FROM test_results", [], |r| r.get(0)).unwrap()
+    count_rows(&rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap())
+}
+
+/// Waits until the header's health is `state` (`backing_up`, `needs_attention`, ...).
+async fn wait_health(app: &App, what: &str, state: &str) {
+    app.wait_js(
+        what,
+        "return document.querySelector('#health')?.dataset.state === arguments[0] ? true : null",
+        &[json!(state)],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn first_run_setup_writes_the_config_and_shows_the_main_view() {
-    let t = Instant::now();
-    let sb = Sandbox::new();
+    let sb = sandbox();
     assert!(!sb.config.exists());
     let mut app = App::launch(&sb, "setup").await;
 
@@ -120,7 +133,7 @@ async fn first_run_setup_writes_the_config_and_shows_the_main_view() {
     assert_eq!(profile.include, vec![DB_NAME, AUDIO, ILLUGEN]);
     assert_eq!(profile.destination, sb.destination);
     assert_eq!((profile.every_hours, profile.keep), (12.0, 2), "the form's defaults");
-    assert_eq!(profile.name, harness::APP_DIR, "named after the source folder");
+    assert_eq!(profile.name, APP_DIR, "named after the source folder");
 
     // Launch at login is on after setup, and its entry went to the sandbox's HOME.
     let entry = sb.home.join(".config/autostart/Lifeboat.desktop");
@@ -131,7 +144,7 @@ async fn first_run_setup_writes_the_config_and_shows_the_main_view() {
     let names = protected_with(&app, 1).await;
     assert_eq!(sb.backups(), names);
     assert_eq!(app.text("#state").await.as_deref(), Some("Protected"));
-    assert_eq!(app.text("#profile-name").await.as_deref(), Some(harness::APP_DIR));
+    assert_eq!(app.text("#profile-name").await.as_deref(), Some(APP_DIR));
     assert_eq!(app.text("#last-error").await.as_deref(), Some(""));
     let last = app.attr("#last-backup time", "datetime").await;
     assert!(last.is_some_and(|t| t.starts_with("20")), "#last-backup shows a time");
@@ -157,13 +170,11 @@ async fn first_run_setup_writes_the_config_and_shows_the_main_view() {
     app.shot("activity").await;
 
     app.quit().await;
-    println!("first run setup: {:.1} s", t.elapsed().as_secs_f64());
 }
 
 #[tokio::test]
 async fn back_up_now_makes_a_backup_and_its_card_shows_the_counts() {
-    let t = Instant::now();
-    let sb = Sandbox::new();
+    let sb = sandbox();
     let mut app = App::launch(&sb, "backup-now").await;
     let first = set_up(&mut app, &sb).await;
 
@@ -178,12 +189,7 @@ async fn back_up_now_makes_a_backup_and_its_card_shows_the_counts() {
     app.click("#tab-backups").await;
 
     app.click("#backup-now").await;
-    app.wait_js(
-        "the header to show the backup running",
-        "return document.querySelector('#health')?.dataset.state === 'backing_up' ? true : null",
-        &[],
-    )
-    .await;
+    wait_health(&app, "the header to show the backup running", "backing_up").await;
     assert_eq!(app.text("#state").await.as_deref(), Some("Backing up"));
     assert!(!app.is_enabled("#backup-now").await, "Back up now is disabled while a backup runs");
     app.wait_visible("#progress").await;
@@ -217,13 +223,11 @@ async fn back_up_now_makes_a_backup_and_its_card_shows_the_counts() {
     app.shot("protected-two-backups").await;
 
     app.quit().await;
-    println!("back up now: {:.1} s", t.elapsed().as_secs_f64());
 }
 
 #[tokio::test]
 async fn restore_brings_the_data_back_and_shows_the_safety_snapshot() {
-    let t = Instant::now();
-    let sb = Sandbox::new();
+    let sb = sandbox();
     let before_files = sb.data.files();
     let before_rows = sb.data.db_contents();
     let digest = sb.data.digest();
@@ -236,10 +240,10 @@ async fn restore_brings_the_data_back_and_shows_the_safety_snapshot() {
     assert_eq!(sb.data.rows(), 200);
     let root = &sb.data.root;
     for i in [1, 2, 3, 40, 239] {
-        fs::remove_file(root.join(AUDIO).join(fixture::audio_name(i))).unwrap();
+        fs::remove_file(root.join(AUDIO).join(audio_name(i))).unwrap();
     }
     for d in [0, 7, 100] {
-        let file = root.join(ILLUGEN).join(fixture::illugen_dir(d)).join("take 1.wav");
+        let file = root.join(ILLUGEN).join(illugen_dir(d)).join("take 1.wav");
         let mut bytes = fs::read(&file).unwrap();
         bytes.extend_from_slice(b" re-recorded");
         fs::write(&file, bytes).unwrap();
@@ -292,8 +296,7 @@ async fn restore_brings_the_data_back_and_shows_the_safety_snapshot() {
     assert_eq!(sb.data.rows(), DB_ROWS);
     assert_eq!(sb.data.db_contents(), before_rows);
     assert_eq!(sb.data.digest(), digest);
-    let live: i64 = sb.data.conn.query_row("SELECT count(*) FROM test_results", [], |r| r.get(0)).unwrap();
-    assert_eq!(live, DB_ROWS, "the app's open connection sees the restored rows");
+    assert_eq!(count_rows(&sb.data.conn), DB_ROWS, "the app's open connection sees the restored rows");
 
     // The safety snapshot is shown apart, holding the data as it was before the restore.
     app.click("#restore-cancel").await;
@@ -309,14 +312,13 @@ async fn restore_brings_the_data_back_and_shows_the_safety_snapshot() {
     app.scroll_to("#safety-section").await;
     app.shot("safety-snapshot").await;
 
+    println!("[restore] data digest {digest}");
     app.quit().await;
-    println!("restore: {:.1} s (data digest {digest})", t.elapsed().as_secs_f64());
 }
 
 #[tokio::test]
 async fn unplugged_destination_needs_attention_with_the_cause() {
-    let t = Instant::now();
-    let sb = Sandbox::new();
+    let sb = sandbox();
     let mut app = App::launch(&sb, "unplugged").await;
     let first = set_up(&mut app, &sb).await;
 
@@ -324,12 +326,7 @@ async fn unplugged_destination_needs_attention_with_the_cause() {
     let away = sb.drive.with_file_name("Backup drive (unplugged)");
     fs::rename(&sb.drive, &away).unwrap();
     app.click("#backup-now").await;
-    app.wait_js(
-        "Needs attention",
-        "return document.querySelector('#health')?.dataset.state === 'needs_attention' ? true : null",
-        &[],
-    )
-    .await;
+    wait_health(&app, "Needs attention", "needs_attention").await;
     assert_eq!(app.text("#state").await.as_deref(), Some("Needs attention"));
     let cause = app.wait_text("#last-error", "the cause in #last-error", |t| !t.is_empty()).await;
     assert!(cause.contains("not available"), "{cause}");
@@ -348,13 +345,11 @@ async fn unplugged_destination_needs_attention_with_the_cause() {
     app.shot("plugged-back").await;
 
     app.quit().await;
-    println!("unplugged destination: {:.1} s", t.elapsed().as_secs_f64());
 }
 
 #[tokio::test]
 async fn verify_shows_a_backup_with_a_flipped_byte_as_damaged() {
-    let t = Instant::now();
-    let sb = Sandbox::new();
+    let sb = sandbox();
     // In the dark: the window follows the system theme (and its layout is checked in it too).
     let mut app = App::launch_with(&sb, "verify", &[("GTK_THEME", "Adwaita:dark")]).await;
     let dark = app
@@ -376,7 +371,7 @@ async fn verify_shows_a_backup_with_a_flipped_byte_as_damaged() {
     assert_eq!(app.attr(&result, "data-ok").await.as_deref(), Some("true"), "{:?}", app.text(&result).await);
 
     // One byte flips inside the backup.
-    let rel = format!("{ILLUGEN}/{}/take 1.wav", fixture::illugen_dir(7));
+    let rel = format!("{ILLUGEN}/{}/take 1.wav", illugen_dir(7));
     let file = sb.destination.join(&name).join(&rel);
     let mut bytes = fs::read(&file).unwrap();
     let mid = bytes.len() / 2;
@@ -398,5 +393,4 @@ async fn verify_shows_a_backup_with_a_flipped_byte_as_damaged() {
     app.shot("verify-damaged").await;
 
     app.quit().await;
-    println!("verify: {:.1} s", t.elapsed().as_secs_f64());
 }

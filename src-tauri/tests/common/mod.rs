@@ -1,91 +1,144 @@
-//! Shared fixtures for the app's tests: app data shaped like the seed's, a config, a
-//! private session bus, and the real app binary started in a sandbox (HOME, config and
-//! data dir in temp folders).
+//! Shared fixtures for the app's tests, the end-to-end ones included: a sandbox (HOME, XDG
+//! dirs, config, data dir, seed-shaped app data ([`seed`]) and a backup drive, all in a temp
+//! folder), the environment that points the app into it, and a private session bus
+//! ([`bus`]); for the app tests also a config and the real app binary started directly.
 
 // Each test binary uses only some of these helpers.
 #![allow(dead_code)]
 
+pub mod bus;
+pub mod seed;
+
+use std::ffi::OsString;
 use std::fs;
-use std::io::{BufRead, BufReader, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
+pub use bus::PrivateBus;
+use seed::{AppData, Shape};
+pub use seed::{APP_DIR, DB_NAME};
 
-pub const APP_DIR: &str = "DrumGen Scorer";
-pub const DB_NAME: &str = "drumgen.db";
-pub const DB_ROWS: i64 = 120;
-pub const AUDIO_FILES: usize = 40;
-pub const NOTE_DIRS: usize = 12;
+/// The app tests' data: the seed's shape, in smaller numbers, with nested note folders.
+pub const DATA: Shape =
+    Shape { rows: 120, rows_in_wal: 59, audio_files: 40, notes: 12, nested: true, illugen_files: 73 };
+pub const DB_ROWS: i64 = DATA.rows;
+pub const AUDIO_FILES: usize = DATA.audio_files;
 
-/// A sandbox: the app's data, a destination, HOME, config and data dir, all temporary.
+/// The folder names the app's user would see; spaces on purpose.
+pub const DRIVE: &str = "Backup drive";
+pub const DEST_DIR: &str = "DrumGen Scorer DB backups";
+
+/// Temp folders for one test: the app's data, the "backup drive", HOME and the config.
 pub struct Sandbox {
+    /// When the sandbox was made (its data written): where a test's time starts.
+    pub started: Instant,
     pub root: tempfile::TempDir,
-    pub source: PathBuf,
+    /// The app's data (`<root>/DrumGen Scorer`), with the connection that keeps its `-wal`
+    /// alive, as the running app would.
+    pub data: AppData,
+    /// The removable drive the destination is on: missing until [`Sandbox::plug_in_drive`]
+    /// (or [`Sandbox::write_config`]); renaming or removing it "unplugs" the destination.
+    pub drive: PathBuf,
     pub destination: PathBuf,
     pub home: PathBuf,
     pub config: PathBuf,
     pub data_dir: PathBuf,
-    /// Keeps the `-wal` of the database alive, as the running app would.
-    pub conn: Connection,
 }
 
 impl Sandbox {
-    /// Seed-shaped data (a WAL-mode database with rows still in the `-wal`, audio files,
-    /// nested note folders, names with spaces and accents) and no config yet.
+    /// The app tests' data ([`DATA`]), no drive and no config yet.
     pub fn new() -> Sandbox {
+        Sandbox::with(DATA)
+    }
+
+    /// Seed-shaped data in the numbers of `shape` (a WAL-mode database with rows still in
+    /// the `-wal`, audio files, note folders, names with spaces and accents), no drive and
+    /// no config yet.
+    pub fn with(shape: Shape) -> Sandbox {
+        let started = Instant::now();
         let root = tempfile::Builder::new().prefix("lifeboat-app-test").tempdir().unwrap();
-        let source = root.path().join(APP_DIR);
-        let conn = create_app_data(&source);
+        let data = AppData::create(&root.path().join(APP_DIR), shape);
+        let drive = root.path().join(DRIVE);
         let home = root.path().join("home");
-        fs::create_dir_all(home.join(".config")).unwrap();
+        for sub in [".config", ".local/share", ".local/state", ".cache", "runtime"] {
+            fs::create_dir_all(home.join(sub)).unwrap();
+        }
+        fs::set_permissions(home.join("runtime"), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
         Sandbox {
-            destination: root.path().join("Backups/DrumGen Scorer DB backups"),
-            config: root.path().join("config/config.toml"),
+            started,
+            destination: drive.join(DEST_DIR),
+            config: root.path().join("config/lifeboat/config.toml"),
             data_dir: root.path().join("data"),
-            source,
+            drive,
             home,
-            conn,
+            data,
             root,
         }
     }
 
-    /// Writes a config for the seed's three items, backing up to `destination`.
+    /// Creates the (empty) backup drive.
+    pub fn plug_in_drive(&self) {
+        fs::create_dir_all(&self.drive).unwrap();
+    }
+
+    /// Writes a config for the seed's three items, backing up to `destination` (on the
+    /// drive, which this plugs in).
     pub fn write_config(&self) {
-        fs::create_dir_all(self.destination.parent().unwrap()).unwrap();
+        self.plug_in_drive();
         fs::create_dir_all(self.config.parent().unwrap()).unwrap();
         let text = format!(
             "[[profile]]\nname = \"DrumGen Scorer\"\nsource = {:?}\ninclude = [\"{DB_NAME}\", \"audio_files\", \
              \"illugen_audio\"]\ndestination = {:?}\nevery_hours = 12\nkeep = 2\n",
-            self.source.display().to_string(),
+            self.data.root.display().to_string(),
             self.destination.display().to_string()
         );
         fs::write(&self.config, text).unwrap();
     }
 
+    /// Names of the folders in the destination starting with `prefix`, sorted.
+    pub fn folders(&self, prefix: &str) -> Vec<String> {
+        let mut names: Vec<String> = match fs::read_dir(&self.destination) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(prefix))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        names.sort();
+        names
+    }
+
     /// Complete backups in the destination (`backup_*`), sorted by name.
     pub fn backups(&self) -> Vec<String> {
-        backups_in(&self.destination)
+        self.folders("backup_")
+    }
+
+    /// The environment the app runs in on `bus`: everything it could write to points into
+    /// the sandbox.
+    pub fn app_env(&self, bus: &str) -> Vec<(&'static str, OsString)> {
+        let h = |sub: &str| self.home.join(sub).into_os_string();
+        vec![
+            ("HOME", self.home.clone().into_os_string()),
+            ("XDG_CONFIG_HOME", h(".config")),
+            ("XDG_DATA_HOME", h(".local/share")),
+            ("XDG_STATE_HOME", h(".local/state")),
+            ("XDG_CACHE_HOME", h(".cache")),
+            ("XDG_RUNTIME_DIR", h("runtime")),
+            ("LIFEBOAT_CONFIG", self.config.clone().into_os_string()),
+            ("LIFEBOAT_DATA_DIR", self.data_dir.clone().into_os_string()),
+            ("DBUS_SESSION_BUS_ADDRESS", bus.into()),
+            ("NO_AT_BRIDGE", "1".into()),
+        ]
     }
 
     /// Starts the real app binary in this sandbox on `bus`, under the current display.
     pub fn start_app(&self, bus: &PrivateBus, extra_env: &[(&str, &str)]) -> AppProcess {
         require_display();
-        let runtime = self.root.path().join("runtime");
-        fs::create_dir_all(&runtime).unwrap();
-        fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
         let log = self.root.path().join("app.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lifeboat-app"));
-        cmd.env("HOME", &self.home)
-            .env("XDG_CONFIG_HOME", self.home.join(".config"))
-            .env("XDG_DATA_HOME", self.home.join(".local/share"))
-            .env("XDG_CACHE_HOME", self.home.join(".cache"))
-            .env("XDG_RUNTIME_DIR", &runtime)
-            .env("LIFEBOAT_CONFIG", &self.config)
-            .env("LIFEBOAT_DATA_DIR", &self.data_dir)
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-            .env("NO_AT_BRIDGE", "1")
+        cmd.envs(self.app_env(&bus.address))
             .env_remove("LIFEBOAT_TICK_SECS")
             .stdin(Stdio::null())
             .stdout(fs::File::create(&log).unwrap())
@@ -125,19 +178,6 @@ impl Drop for AppProcess {
     }
 }
 
-pub fn backups_in(destination: &Path) -> Vec<String> {
-    let mut names: Vec<String> = match fs::read_dir(destination) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("backup_"))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    names.sort();
-    names
-}
-
 /// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
 pub fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
@@ -157,107 +197,4 @@ pub fn require_display() {
         "DISPLAY is not set: run the app tests under Xvfb, e.g. \
          `xvfb-run -a dbus-run-session -- cargo test -p lifeboat-app` (or `make test`)"
     );
-}
-
-/// A private D-Bus session bus (its own dbus-daemon), so each test owns its names and
-/// nothing is bus-activated unless the test puts a service file in `services`.
-pub struct PrivateBus {
-    pub address: String,
-    pub services: PathBuf,
-    daemon: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl PrivateBus {
-    pub fn start() -> PrivateBus {
-        let dir = tempfile::Builder::new().prefix("lb-bus").tempdir().unwrap();
-        let services = dir.path().join("services");
-        fs::create_dir_all(&services).unwrap();
-        let config = dir.path().join("bus.conf");
-        let mut f = fs::File::create(&config).unwrap();
-        write!(
-            f,
-            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={}</listen>
-  <servicedir>{}</servicedir>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-            dir.path().join("bus").display(),
-            services.display()
-        )
-        .unwrap();
-        let mut daemon = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--nofork", "--print-address=1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("dbus-daemon (package dbus) is needed for the app tests");
-        let mut line = String::new();
-        BufReader::new(daemon.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let address = line.trim().to_string();
-        assert!(!address.is_empty(), "dbus-daemon printed no address");
-        PrivateBus { address, services, daemon, _dir: dir }
-    }
-}
-
-impl Drop for PrivateBus {
-    fn drop(&mut self) {
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
-    }
-}
-
-/// The app's data root, shaped like the seed's: `drumgen.db` (WAL mode, some rows only in
-/// the `-wal`), `audio_files/*.wav`, `illugen_audio/<note>/<nested>/*.wav`.
-fn create_app_data(dir: &Path) -> Connection {
-    fs::create_dir_all(dir).unwrap();
-    let conn = Connection::open(dir.join(DB_NAME)).unwrap();
-    conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;
-         CREATE TABLE test_results (id INTEGER PRIMARY KEY, name TEXT, score REAL);",
-    )
-    .unwrap();
-    for i in 0..DB_ROWS {
-        conn.execute("INSERT INTO test_results (name, score) VALUES (?1, ?2)", (format!("take {i}"), i as f64 / 3.0))
-            .unwrap();
-        if i == DB_ROWS / 2 {
-            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
-        }
-    }
-    let audio = dir.join("audio_files");
-    fs::create_dir_all(&audio).unwrap();
-    for i in 0..AUDIO_FILES {
-        let name = if i == 0 { "kick 01.wav".to_string() } else { format!("drum_{i:04}.wav") };
-        fs::write(audio.join(name), wav_bytes(i as u64, 400 + i * 13)).unwrap();
-    }
-    for n in 0..NOTE_DIRS {
-        let note =
-            dir.join("illugen_audio").join(if n == 0 { "Café Noir".to_string() } else { format!("note_{n:03}") });
-        let nested = note.join("attachments");
-        fs::create_dir_all(&nested).unwrap();
-        for (k, folder) in [&note, &nested].into_iter().enumerate() {
-            fs::write(folder.join(format!("clip {k}.wav")), wav_bytes(1000 + n as u64, 200 + k * 50)).unwrap();
-        }
-    }
-    conn
-}
-
-/// A small WAV-looking file with deterministic content.
-fn wav_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut out = b"RIFF\0\0\0\0WAVEfmt ".to_vec();
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    while out.len() < len {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        out.push((x >> 33) as u8);
-    }
-    out
 }

@@ -4,9 +4,7 @@
 //! sharing a bus would find each other) and its own tauri-driver on free ports, so the
 //! tests run in parallel. Screenshots go to `target/e2e-screenshots/<test>/`.
 
-use std::ffi::OsString;
 use std::fs;
-use std::io::{BufRead, BufReader, Write as _};
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -17,88 +15,18 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 
-use crate::fixture::AppData;
+use crate::common::seed::SEED;
+use crate::common::{PrivateBus, Sandbox};
 
 /// Long enough for a loaded 2-core machine; a healthy run needs a fraction of it.
 pub const WAIT: Duration = Duration::from_secs(90);
 
-/// The folder names the app's user would see; spaces on purpose.
-pub const APP_DIR: &str = "DrumGen Scorer";
-pub const DRIVE: &str = "Backup drive";
-pub const DEST_DIR: &str = "DrumGen Scorer DB backups";
-
-/// Temp folders for one test: the app's data, the "backup drive", HOME and the config.
-pub struct Sandbox {
-    pub root: tempfile::TempDir,
-    pub data: AppData,
-    /// The removable drive; renaming it "unplugs" the destination.
-    pub drive: PathBuf,
-    pub destination: PathBuf,
-    pub home: PathBuf,
-    pub config: PathBuf,
-    pub data_dir: PathBuf,
-}
-
-impl Sandbox {
-    /// Seed-shaped data, an empty backup drive, no config (first run).
-    pub fn new() -> Sandbox {
-        let root = tempfile::Builder::new().prefix("lifeboat-e2e").tempdir().unwrap();
-        let data = AppData::create(&root.path().join(APP_DIR));
-        let drive = root.path().join(DRIVE);
-        fs::create_dir_all(&drive).unwrap();
-        let home = root.path().join("home");
-        for sub in [".config", ".local/share", ".local/state", ".cache", "runtime"] {
-            fs::create_dir_all(home.join(sub)).unwrap();
-        }
-        fs::set_permissions(home.join("runtime"), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-        Sandbox {
-            destination: drive.join(DEST_DIR),
-            config: root.path().join("config/lifeboat/config.toml"),
-            data_dir: root.path().join("data"),
-            drive,
-            home,
-            data,
-            root,
-        }
-    }
-
-    /// Names of the folders in the destination starting with `prefix`, sorted.
-    pub fn folders(&self, prefix: &str) -> Vec<String> {
-        let mut names: Vec<String> = match fs::read_dir(&self.destination) {
-            Ok(entries) => entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(prefix))
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        names.sort();
-        names
-    }
-
-    pub fn backups(&self) -> Vec<String> {
-        self.folders("backup_")
-    }
-
-    /// The environment the app runs in: everything it could write to points into the sandbox.
-    fn app_env(&self, bus: &str) -> Vec<(&'static str, OsString)> {
-        let h = |sub: &str| self.home.join(sub).into_os_string();
-        vec![
-            ("HOME", self.home.clone().into_os_string()),
-            ("XDG_CONFIG_HOME", h(".config")),
-            ("XDG_DATA_HOME", h(".local/share")),
-            ("XDG_STATE_HOME", h(".local/state")),
-            ("XDG_CACHE_HOME", h(".cache")),
-            ("XDG_RUNTIME_DIR", h("runtime")),
-            ("LIFEBOAT_CONFIG", self.config.clone().into_os_string()),
-            ("LIFEBOAT_DATA_DIR", self.data_dir.clone().into_os_string()),
-            // Scheduled checks stay out of the way; what the tests see comes from clicks and
-            // from the backup the app makes as soon as it is set up (a settings change wakes it).
-            ("LIFEBOAT_TICK_SECS", "3600".into()),
-            ("DBUS_SESSION_BUS_ADDRESS", bus.into()),
-            ("NO_AT_BRIDGE", "1".into()),
-        ]
-    }
+/// A sandbox for one test (see [`Sandbox`]) with the seed's data, an empty backup drive
+/// and no config (first run).
+pub fn sandbox() -> Sandbox {
+    let sb = Sandbox::with(SEED);
+    sb.plug_in_drive();
+    sb
 }
 
 /// The GUI needs a display and a session bus: the tests are meant to run under
@@ -165,52 +93,11 @@ impl Drop for Group {
     }
 }
 
-/// A private session bus without service activation: the app's single-instance name,
-/// its tray item and its notifications stay inside the test.
-struct PrivateBus {
-    address: String,
-    _daemon: Group,
-}
-
-impl PrivateBus {
-    fn start(dir: &Path) -> PrivateBus {
-        fs::create_dir_all(dir).unwrap();
-        let config = dir.join("bus.conf");
-        let mut f = fs::File::create(&config).unwrap();
-        write!(
-            f,
-            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={}</listen>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-            dir.join("bus").display()
-        )
-        .unwrap();
-        let mut cmd = Command::new("dbus-daemon");
-        cmd.arg(format!("--config-file={}", config.display()))
-            .args(["--nofork", "--print-address=1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut daemon = Group::spawn(cmd);
-        let mut line = String::new();
-        BufReader::new(daemon.child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let address = line.trim().to_string();
-        assert!(!address.is_empty(), "dbus-daemon printed no address");
-        PrivateBus { address, _daemon: daemon }
-    }
-}
-
 /// The running app, driven through WebDriver.
 pub struct App {
     pub client: Client,
+    test: String,
+    test_started: Instant,
     shots: PathBuf,
     shot_no: usize,
     driver_log: PathBuf,
@@ -230,7 +117,7 @@ impl App {
     pub async fn launch_with(sb: &Sandbox, test: &str, extra_env: &[(&str, &str)]) -> App {
         require_session();
         let driver_bin = tauri_driver();
-        let bus = PrivateBus::start(&sb.root.path().join("bus"));
+        let bus = PrivateBus::start();
         let shots = screenshot_dir().join(test);
         let _ = fs::remove_dir_all(&shots);
         fs::create_dir_all(&shots).unwrap();
@@ -246,6 +133,9 @@ impl App {
             let mut cmd = Command::new(&driver_bin);
             cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
                 .envs(sb.app_env(&bus.address))
+                // Scheduled checks stay out of the way; what the tests see comes from clicks and
+                // from the backup the app makes as soon as it is set up (a settings change wakes it).
+                .env("LIFEBOAT_TICK_SECS", "3600")
                 .envs(extra_env.iter().copied())
                 .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
                 .stdin(Stdio::null())
@@ -264,14 +154,26 @@ impl App {
         };
         println!("[{test}] app up with a WebDriver session after {:.1} s", started.elapsed().as_secs_f64());
         let app_logs = sb.data_dir.join("logs");
-        let app = App { client, shots, shot_no: 0, driver_log, app_logs, _driver: driver, _bus: bus };
+        let app = App {
+            client,
+            test: test.to_string(),
+            test_started: sb.started,
+            shots,
+            shot_no: 0,
+            driver_log,
+            app_logs,
+            _driver: driver,
+            _bus: bus,
+        };
         app.wait_js("the window's UI", "return document.querySelector('#state') ? true : null", &[]).await;
         app
     }
 
-    /// Ends the WebDriver session (the driver closes the app); the process groups go on drop.
+    /// Ends the WebDriver session (the driver closes the app; the process groups go on drop)
+    /// and says how long the test took.
     pub async fn quit(self) {
         let _ = tokio::time::timeout(Duration::from_secs(10), self.client.clone().close()).await;
+        println!("[{}] done after {:.1} s", self.test, self.test_started.elapsed().as_secs_f64());
     }
 
     /// Runs a script (`return ...`) in the window.
