@@ -89,25 +89,28 @@ impl Profile {
     pub fn validate(&self) -> Result<()> {
         let who = format!("profile \"{}\"", self.name);
         if self.name.trim().is_empty() {
-            return Err(Error::invalid("profile name is empty: give it a name"));
+            return Err(Error::setting("name", "profile name is empty: give it a name"));
         }
         if !self.source.is_absolute() {
-            return Err(Error::invalid(format!("{who}: source {} is not an absolute path", self.source.display())));
+            return Err(Error::setting(
+                "source",
+                format!("{who}: source {} is not an absolute path", self.source.display()),
+            ));
         }
         if !self.destination.is_absolute() {
-            return Err(Error::invalid(format!(
-                "{who}: destination {} is not an absolute path",
-                self.destination.display()
-            )));
+            return Err(Error::setting(
+                "destination",
+                format!("{who}: destination {} is not an absolute path", self.destination.display()),
+            ));
         }
         if !(self.every_hours.is_finite() && self.every_hours > 0.0) {
-            return Err(Error::invalid(format!(
-                "{who}: every_hours must be a number of hours above 0, not {}",
-                self.every_hours
-            )));
+            return Err(Error::setting(
+                "every_hours",
+                format!("{who}: every_hours must be a number of hours above 0, not {}", self.every_hours),
+            ));
         }
         if self.keep == 0 {
-            return Err(Error::invalid(format!("{who}: keep must be at least 1")));
+            return Err(Error::setting("keep", format!("{who}: keep must be at least 1")));
         }
         for item in &self.include {
             validate_item(&who, item)?;
@@ -115,11 +118,12 @@ impl Profile {
         let mut seen = std::collections::HashSet::new();
         for item in &self.include {
             if !seen.insert(item.trim_end_matches('/')) {
-                return Err(Error::invalid(format!("{who}: include lists \"{item}\" twice")));
+                return Err(Error::setting("include", format!("{who}: include lists \"{item}\" twice")));
             }
         }
         for glob in &self.exclude {
-            globset::Glob::new(glob).map_err(|e| Error::invalid(format!("{who}: exclude pattern \"{glob}\": {e}")))?;
+            globset::Glob::new(glob)
+                .map_err(|e| Error::setting("exclude", format!("{who}: exclude pattern \"{glob}\": {e}")))?;
         }
         self.check_overlap(&who)
     }
@@ -135,30 +139,39 @@ impl Profile {
 
     fn check_overlap(&self, who: &str) -> Result<()> {
         let dest = resolve_lexically(&self.destination);
-        let source = resolve_lexically(&self.source);
+        // Checked first: items are inside the source, unless one is a symlink leading out.
+        if resolve_lexically(&self.source).starts_with(&dest) {
+            return Err(Error::setting(
+                "source",
+                format!(
+                    "{who}: source {} is inside the destination {} — choose a destination outside it",
+                    self.source.display(),
+                    self.destination.display()
+                ),
+            ));
+        }
         for item in self.item_paths() {
             let item = resolve_lexically(&item);
             if dest.starts_with(&item) {
-                return Err(Error::invalid(format!(
-                    "{who}: destination {} is inside the backed-up item {} — choose a destination outside it",
-                    self.destination.display(),
-                    item.display()
-                )));
+                return Err(Error::setting(
+                    "destination",
+                    format!(
+                        "{who}: destination {} is inside the backed-up item {} — choose a destination outside it",
+                        self.destination.display(),
+                        item.display()
+                    ),
+                ));
             }
             if item.starts_with(&dest) {
-                return Err(Error::invalid(format!(
+                return Err(Error::setting(
+                    "destination",
+                    format!(
                     "{who}: backed-up item {} is inside the destination {} — choose a destination outside the source",
                     item.display(),
                     self.destination.display()
-                )));
+                ),
+                ));
             }
-        }
-        if source.starts_with(&dest) {
-            return Err(Error::invalid(format!(
-                "{who}: source {} is inside the destination {}",
-                self.source.display(),
-                self.destination.display()
-            )));
         }
         Ok(())
     }
@@ -188,7 +201,7 @@ pub fn check_on_disk(profile: &Profile) -> Result<()> {
 
 fn validate_item(who: &str, item: &str) -> Result<()> {
     let path = Path::new(item);
-    let bad = |why: &str| Err(Error::invalid(format!("{who}: include \"{item}\" {why}")));
+    let bad = |why: &str| Err(Error::setting("include", format!("{who}: include \"{item}\" {why}")));
     if item.trim().is_empty() {
         return bad("is empty");
     }
@@ -375,6 +388,27 @@ mod tests {
             p.include = vec![item.into()];
             assert!(p.validate().is_err(), "{item:?} accepted");
         }
+    }
+
+    #[test]
+    fn each_wrong_setting_names_its_field() {
+        let field = |change: &dyn Fn(&mut Profile)| {
+            let mut p = Profile::new("A", "/data/app", "/backups/app");
+            change(&mut p);
+            match p.validate() {
+                Err(Error::Setting { field, .. }) => field,
+                other => panic!("not a setting error: {other:?}"),
+            }
+        };
+        assert_eq!(field(&|p| p.name.clear()), "name");
+        assert_eq!(field(&|p| p.source = "relative".into()), "source");
+        assert_eq!(field(&|p| p.destination = "relative".into()), "destination");
+        assert_eq!(field(&|p| p.every_hours = 0.0), "every_hours");
+        assert_eq!(field(&|p| p.keep = 0), "keep");
+        assert_eq!(field(&|p| p.include = vec!["../x".into()]), "include");
+        assert_eq!(field(&|p| p.exclude = vec!["a[".into()]), "exclude");
+        assert_eq!(field(&|p| p.destination = "/data/app/backups".into()), "destination");
+        assert_eq!(field(&|p| p.source = "/backups/app/data".into()), "source");
     }
 
     #[test]

@@ -16,6 +16,10 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// A setting of a profile is wrong; `field` names it for a settings form.
+    #[error("{message}")]
+    Setting { field: &'static str, message: String },
+
     #[error("no config at {path}: create one with `lifeboat init --source DIR --dest DIR`")]
     NoConfig { path: PathBuf },
 
@@ -93,11 +97,16 @@ impl Error {
         Error::Invalid(message.into())
     }
 
+    /// A wrong setting of a profile: `field` is its name in the config (`source`, `keep`...).
+    pub fn setting(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Setting { field, message: message.into() }
+    }
+
     /// A short stable name for the kind of failure, for the UI and `--json`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Config { .. } => "config",
-            Error::Invalid(_) => "invalid",
+            Error::Invalid(_) | Error::Setting { .. } => "invalid",
             Error::NoConfig { .. } => "no_config",
             Error::SourceMissing { .. } => "source_missing",
             Error::DestinationUnavailable { .. } => "destination_unavailable",

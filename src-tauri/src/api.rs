@@ -224,21 +224,8 @@ pub fn field_of(e: &Error, p: &Profile) -> Option<&'static str> {
     match e {
         Error::SourceMissing { path, .. } => about(path).or(Some("source")),
         Error::DestinationUnavailable { .. } | Error::DiskFull { .. } => Some("destination"),
-        Error::PermissionDenied { path, .. } | Error::Io { path, .. } => about(path),
-        Error::Invalid(message) => {
-            let rest = message.split_once("\": ").map_or(message.as_str(), |(_, r)| r);
-            let first = rest.split_whitespace().next().unwrap_or("");
-            match first {
-                "source" => Some("source"),
-                "destination" | "backed-up" => Some("destination"),
-                "every_hours" => Some("every_hours"),
-                "keep" => Some("keep"),
-                "include" => Some("include"),
-                "exclude" => Some("exclude"),
-                "profile" => Some("name"),
-                _ => None,
-            }
-        }
+        Error::PermissionDenied { path, .. } | Error::ReadOnly { path } | Error::Io { path, .. } => about(path),
+        Error::Setting { field, .. } => Some(field),
         _ => None,
     }
 }
