@@ -191,12 +191,8 @@ impl Bar {
         }
         let bar = ProgressBar::new(0);
         bar.set_style(
-            ProgressStyle::with_template("{msg:20} [{bar:30}] {bytes}/{total_bytes} {pos_files} ({eta})")
-                .map(|s| {
-                    s.with_key("pos_files", |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                        let _ = w.write_str("");
-                    })
-                })
+            // The message carries the phase and the file count; the bar counts bytes.
+            ProgressStyle::with_template("{msg:32} [{bar:30}] {bytes}/{total_bytes} ({eta})")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
@@ -213,7 +209,8 @@ impl Progress for Bar {
     fn update(&self, u: &ProgressUpdate) {
         if let Some(b) = &self.0 {
             b.set_message(format!("{} {}/{}", u.phase.label(), u.files_done, u.files_total));
-            b.set_length(u.bytes_total);
+            // Nothing counted yet (scanning) draws an empty bar, not a full one.
+            b.set_length(u.bytes_total.max(1));
             b.set_position(u.bytes_done);
         }
     }
