@@ -181,15 +181,22 @@ scope_paths() {
 
 scope_label() { [[ "$1" == all ]] && echo "whole source" || echo "folders only"; }
 
-case_first() { # 1: first backup into an empty destination
-    local src=$1 scope=$2 w="$WORK/c1-$2" key="1-$2" label
-    label="1 first backup, $(scope_label "$scope")"
-    local -a paths incs=()
-    local p
+# Sets the caller's `paths` (the scope's top-level items) and `incs` (their names as
+# Lifeboat `include` items; none for the whole source).
+scope_items() {
+    local src=$1 scope=$2 p
     mapfile -d '' paths < <(scope_paths "$src" "$scope")
+    incs=()
     if [[ "$scope" == files ]]; then
         for p in "${paths[@]}"; do incs+=("$(basename "$p")"); done
     fi
+}
+
+case_first() { # 1: first backup into an empty destination
+    local src=$1 scope=$2 w="$WORK/c1-$2" key="1-$2" label
+    label="1 first backup, $(scope_label "$scope")"
+    local -a paths incs
+    scope_items "$src" "$scope"
     mkdir -p "$w"
     if [[ "$LB_OK" == 1 ]]; then
         local cfg="$w/lifeboat.toml" dest="$w/lifeboat dest"
@@ -231,12 +238,8 @@ restic_setup() {
 case_unchanged() { # 2: second backup, nothing changed since the first
     local src=$1 scope=$2 w="$WORK/c2-$2" key="2-$2" label
     label="2 unchanged 2nd backup, $(scope_label "$scope")"
-    local -a paths incs=()
-    local p
-    mapfile -d '' paths < <(scope_paths "$src" "$scope")
-    if [[ "$scope" == files ]]; then
-        for p in "${paths[@]}"; do incs+=("$(basename "$p")"); done
-    fi
+    local -a paths incs
+    scope_items "$src" "$scope"
     mkdir -p "$w"
     if [[ "$LB_OK" == 1 ]]; then
         local cfg="$w/lifeboat.toml" dest="$w/lifeboat dest"
@@ -271,12 +274,8 @@ case_unchanged() { # 2: second backup, nothing changed since the first
 case_changed() { # 3: MUTATE% of the files rewritten before every timed run
     local src=$1 scope=$2 w="$WORK/c3-$2" key="3-$2" label
     label="3 ${MUTATE}% files changed, $(scope_label "$scope")"
-    local -a paths incs=()
-    local p
-    mapfile -d '' paths < <(scope_paths "$src" "$scope")
-    if [[ "$scope" == files ]]; then
-        for p in "${paths[@]}"; do incs+=("$(basename "$p")"); done
-    fi
+    local -a paths incs
+    scope_items "$src" "$scope"
     local mutate
     mutate="python3 $(q "$GEN") --out $(q "$src") --mutate-percent $(q "$MUTATE")"
     mkdir -p "$w"
