@@ -7,7 +7,7 @@ use chrono::{DateTime, Local, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
-use crate::manifest::{DatabaseInfo, ItemTotals, Manifest, Totals, Trigger, MANIFEST_FILE};
+use crate::manifest::{DatabaseInfo, ItemTotals, Manifest, Totals, Trigger};
 
 pub const BACKUP_PREFIX: &str = "backup_";
 pub const SAFETY_PREFIX: &str = "pre-restore_";
@@ -83,7 +83,7 @@ impl BackupInfo {
             trigger: m.trigger,
             started_at: m.started_at,
             finished_at: m.finished_at,
-            duration_secs: (m.finished_at - m.started_at).num_milliseconds() as f64 / 1000.0,
+            duration_secs: crate::manifest::duration_secs(m.started_at, m.finished_at),
             totals: m.totals,
             items: m.items,
             databases: m.databases,
@@ -217,13 +217,4 @@ pub fn rotate_keeping(destination: &Path, kind: BackupKind, limit: usize, protec
         crate::fsutil::sync_dir(destination)?;
     }
     Ok(deleted)
-}
-
-/// Reads the manifest of a complete backup.
-pub fn manifest_of(destination: &Path, name: &str) -> Result<Manifest> {
-    Manifest::read(&backup_dir(destination, name)?)
-}
-
-pub fn is_manifest(name: &str) -> bool {
-    name == MANIFEST_FILE
 }

@@ -72,9 +72,6 @@ pub enum Error {
 
     #[error("hook `{name}` failed: {message}")]
     Hook { name: String, message: String },
-
-    #[error("cancelled: {0}")]
-    Cancelled(String),
 }
 
 impl Error {
@@ -121,7 +118,6 @@ impl Error {
             Error::Damaged { .. } => "damaged",
             Error::UnsafePath { .. } => "unsafe_path",
             Error::Hook { .. } => "hook",
-            Error::Cancelled(_) => "cancelled",
         }
     }
 

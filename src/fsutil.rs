@@ -49,7 +49,7 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 ///
 /// On Linux one `syncfs` on the destination's file system does the work of an fsync per
 /// file (the same as `sync` after `cp -a`); elsewhere each file was already fsynced as it
-/// was written, see [`Durability`].
+/// was written (see [`FSYNC_EACH_FILE`]).
 pub fn sync_tree(dir: &Path) -> Result<()> {
     #[cfg(target_os = "linux")]
     {
@@ -77,26 +77,4 @@ pub fn remove_tree_safely(path: &Path, hidden_name: &str) -> Result<()> {
     let doomed = parent.join(hidden_name);
     fs::rename(path, &doomed).at("rename for removal", path)?;
     fs::remove_dir_all(&doomed).at("remove", &doomed)
-}
-
-/// Free bytes on the file system holding `path`, where the platform tells.
-pub fn free_space(path: &Path) -> Option<u64> {
-    #[cfg(unix)]
-    {
-        use std::ffi::CString;
-        use std::os::unix::ffi::OsStrExt;
-        let c = CString::new(path.as_os_str().as_bytes()).ok()?;
-        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: c is a valid NUL-terminated path and st a valid out-pointer.
-        if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-            return None;
-        }
-        #[allow(clippy::unnecessary_cast)]
-        Some(st.f_bavail as u64 * st.f_frsize as u64)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
-    }
 }

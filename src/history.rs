@@ -271,17 +271,6 @@ impl History {
         .pop()
     }
 
-    /// How many failures in a row the latest backup attempts are.
-    pub fn failure_streak(&self, profile: &str) -> usize {
-        self.query(
-            "WHERE profile = ?1 AND action = 'backup' AND outcome != 'skipped' ORDER BY id DESC LIMIT ?2",
-            profile,
-            1000,
-        )
-        .map(|runs| runs.iter().take_while(|r| r.outcome == Outcome::Failed).count())
-        .unwrap_or(0)
-    }
-
     fn query(&self, clause: &str, profile: &str, limit: usize) -> Result<Vec<RunRecord>> {
         let conn = self.open()?;
         let sql = format!(

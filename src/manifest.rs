@@ -210,7 +210,7 @@ impl Manifest {
     }
 
     pub fn duration_secs(&self) -> f64 {
-        (self.finished_at - self.started_at).num_milliseconds() as f64 / 1000.0
+        duration_secs(self.started_at, self.finished_at)
     }
 
     /// The human summary written as `backup_info.txt`.
@@ -294,6 +294,11 @@ pub(crate) fn read_manifest_as<T: serde::de::DeserializeOwned>(backup_dir: &Path
         let first = format!("{MANIFEST_FILE} is unreadable: {e}");
         Error::Damaged { path: backup_dir.to_path_buf(), problems: 1, all: vec![first.clone()], first }
     })
+}
+
+/// Seconds from `start` to `end`, to the millisecond.
+pub fn duration_secs(start: DateTime<Utc>, end: DateTime<Utc>) -> f64 {
+    (end - start).num_milliseconds() as f64 / 1000.0
 }
 
 /// Whether relative path `path` is `item` or inside it.

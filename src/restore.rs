@@ -291,7 +291,6 @@ pub fn restore(profile: &Profile, name: &str, progress: &dyn Progress, damaged: 
 
     let mut databases_restored = Vec::new();
     let mut files_restored = 0;
-    let mut files_removed = 0;
     for item in &items {
         let entry = m.files.iter().find(|f| f.path == *item);
         let live = profile.source.join(item);
@@ -311,22 +310,17 @@ pub fn restore(profile: &Profile, name: &str, progress: &dyn Progress, damaged: 
             }
             Some(EntryKind::Dir) => {
                 let entries: Vec<&FileEntry> = m.files.iter().filter(|f| in_item(&f.path, item)).collect();
-                let listed: HashSet<&str> = entries.iter().map(|f| f.path.as_str()).collect();
-                let mut removed = 0;
-                for_each_live_extra(profile, std::slice::from_ref(item), &listed, |_| removed += 1).map_err(undo)?;
                 let kept = keep_excluded(profile, item).map_err(undo)?;
                 let n = restore_folder(&dir, &profile.source, item, &entries, &kept, &mut tick).map_err(undo)?;
                 databases_restored
                     .extend(entries.iter().filter(|f| f.kind == EntryKind::Database).map(|f| f.path.clone()));
                 files_restored += n;
-                files_removed += removed;
             }
             None => {}
         }
     }
     // Whole-source backups: top-level entries added since are removed too.
     for path in top_level_additions(profile, &m)? {
-        files_removed += count_files(&path);
         if path.is_dir() && !path.is_symlink() {
             fs::remove_dir_all(&path).at("remove", &path)?;
         } else {
@@ -338,6 +332,8 @@ pub fn restore(profile: &Profile, name: &str, progress: &dyn Progress, damaged: 
     if let Err(e) = catalog::rotate_keeping(&profile.destination, BackupKind::PreRestore, catalog::KEEP_SAFETY, &[]) {
         tracing::error!("rotation of safety snapshots failed: {e}");
     }
+    // The files added since were counted by the plan, before the folders were swapped.
+    let files_removed = before.remove;
     tracing::info!(
         "restored {name}: {files_restored} files, {files_removed} removed, databases {databases_restored:?}"
     );

@@ -612,18 +612,9 @@ fn store_file(
 ) -> Result<FileEntry> {
     let dst = staging.join(&f.rel);
     let unchanged = previous.and_then(|p| p.unchanged(f).map(|e| (p.dir, e)));
-    if let (Some((prev_dir, prev)), true) = (unchanged, can_link.load(Ordering::Relaxed)) {
-        let old = prev_dir.join(&f.rel);
-        match fs::hard_link(&old, &dst) {
-            Ok(()) => {
-                return Ok(FileEntry { stored: Stored::Linked, mode: f.mode, ..prev.clone() });
-            }
-            Err(e) if link_unsupported(&e) => {
-                tracing::info!("destination cannot hard-link ({e}); copying unchanged files instead");
-                can_link.store(false, Ordering::Relaxed);
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("link", &dst, e)),
+    if let Some((prev_dir, prev)) = unchanged {
+        if try_link(&prev_dir.join(&f.rel), &dst, can_link)? {
+            return Ok(FileEntry { stored: Stored::Linked, mode: f.mode, ..prev.clone() });
         }
     }
     let copied = copy_file(&source.join(&f.rel), &dst)?;
@@ -643,6 +634,24 @@ fn store_file(
         mode: f.mode,
         target: None,
     })
+}
+
+/// Hard-links `old` (in the previous backup) at `dst`. `false` means copy instead: the
+/// destination cannot link (then no further link is tried) or `old` has gone.
+fn try_link(old: &Path, dst: &Path, can_link: &AtomicBool) -> Result<bool> {
+    if !can_link.load(Ordering::Relaxed) {
+        return Ok(false);
+    }
+    match fs::hard_link(old, dst) {
+        Ok(()) => Ok(true),
+        Err(e) if link_unsupported(&e) => {
+            tracing::info!("destination cannot hard-link ({e}); copying unchanged files instead");
+            can_link.store(false, Ordering::Relaxed);
+            Ok(false)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io("link", dst, e)),
+    }
 }
 
 fn link_unsupported(e: &io::Error) -> bool {
@@ -746,15 +755,12 @@ fn store_database(
     let dst = staging.join(&f.rel);
     let live = source.join(&f.rel);
     let fingerprint = sqlite::fingerprint(&live);
-    if let Some(Previous { dir: prev_dir, manifest: m, .. }) = previous.filter(|_| can_link.load(Ordering::Relaxed)) {
+    if let Some(Previous { dir: prev_dir, manifest: m, .. }) = previous {
         let prev_info = m.databases.iter().find(|d| d.path == f.rel && d.source_fingerprint == fingerprint);
         let prev_entry = m.files.iter().find(|e| e.path == f.rel && e.kind == EntryKind::Database);
         if let (Some(info), Some(entry)) = (prev_info, prev_entry) {
-            match fs::hard_link(prev_dir.join(&f.rel), &dst) {
-                Ok(()) => return Ok((FileEntry { stored: Stored::Linked, ..entry.clone() }, info.clone())),
-                Err(e) if link_unsupported(&e) => can_link.store(false, Ordering::Relaxed),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("link", &dst, e)),
+            if try_link(&prev_dir.join(&f.rel), &dst, can_link)? {
+                return Ok((FileEntry { stored: Stored::Linked, ..entry.clone() }, info.clone()));
             }
         }
     }

@@ -10,9 +10,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use lifeboat::manifest::human_bytes;
 use lifeboat::schedule::{self, Event, Scheduler, SystemClock};
-use lifeboat::{
-    BackupInfo, BackupOutcome, Config, Engine, Error, NoProgress, Profile, Progress, ProgressUpdate, Result, Trigger,
-};
+use lifeboat::{BackupInfo, BackupOutcome, Config, Engine, Error, Profile, Progress, ProgressUpdate, Result, Trigger};
 
 #[derive(Parser)]
 #[command(
@@ -458,7 +456,6 @@ fn run_scheduler(engine: Engine) -> Result<ExitCode> {
         tracing::info!("lifeboat run: stopping");
         looping.abort();
     });
-    let _ = NoProgress;
     Ok(ExitCode::SUCCESS)
 }
 
