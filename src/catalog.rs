@@ -1,62 +1,46 @@
-//! The backups in a destination: find, order, rotate. Only complete backups count.
+//! The backups in a destination: prepare it, list, order and rotate its backups. Only
+//! complete backups (a folder with a readable manifest) count.
 
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
+use crate::fsx;
+use crate::layout::{self, BackupKind};
 use crate::manifest::{DatabaseInfo, ItemTotals, Manifest, Totals, Trigger};
 
-pub const BACKUP_PREFIX: &str = "backup_";
-pub const SAFETY_PREFIX: &str = "pre-restore_";
-/// Staging folders are `.<name>.partial`; folders being deleted are `.<name>.deleting`.
-pub const PARTIAL_SUFFIX: &str = ".partial";
-pub const DELETING_SUFFIX: &str = ".deleting";
-pub const LOCK_FILE: &str = ".lifeboat.lock";
 /// How many safety snapshots are kept (the newest).
 pub const KEEP_SAFETY: usize = 1;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BackupKind {
-    Backup,
-    PreRestore,
-}
-
-impl BackupKind {
-    pub fn prefix(self) -> &'static str {
-        match self {
-            BackupKind::Backup => BACKUP_PREFIX,
-            BackupKind::PreRestore => SAFETY_PREFIX,
-        }
-    }
-
-    fn of_name(name: &str) -> Option<BackupKind> {
-        if name.starts_with(BACKUP_PREFIX) {
-            Some(BackupKind::Backup)
-        } else if name.starts_with(SAFETY_PREFIX) {
-            Some(BackupKind::PreRestore)
-        } else {
-            None
-        }
-    }
-}
-
 /// A complete backup and its manifest summary (the file list left out).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BackupInfo {
+    /// The folder name, e.g. `backup_2025-12-29_09-57-15`.
     pub name: String,
+    /// The folder.
     pub path: PathBuf,
+    /// What it is.
     pub kind: BackupKind,
+    /// What started it.
     pub trigger: Trigger,
+    /// Start and end, UTC.
     pub started_at: DateTime<Utc>,
+    /// When it ended, UTC.
     pub finished_at: DateTime<Utc>,
+    /// Seconds from start to end.
     pub duration_secs: f64,
+    /// Counts of files, folders, links, databases and bytes.
     pub totals: Totals,
+    /// Files and bytes per included item.
     pub items: Vec<ItemTotals>,
+    /// Every database copied, with its tables and integrity.
     pub databases: Vec<DatabaseInfo>,
+    /// Files that kept changing while they were copied, integrity findings.
     pub warnings: Vec<String>,
 }
 
@@ -91,6 +75,7 @@ impl BackupInfo {
         }
     }
 
+    /// The summary of the backup `name` in `path` whose manifest is `m`.
     pub fn from_manifest(name: String, path: PathBuf, kind: BackupKind, m: &Manifest) -> Self {
         BackupInfo {
             name,
@@ -110,6 +95,9 @@ impl BackupInfo {
 
 /// Complete backups (a `backup_*` or `pre-restore_*` folder with a readable manifest),
 /// newest first by the manifest's UTC start time, never by folder name alone.
+///
+/// # Errors
+/// [`Error::DestinationUnavailable`] when the destination is missing; I/O errors reading it.
 pub fn list(destination: &Path) -> Result<Vec<BackupInfo>> {
     let entries = match fs::read_dir(destination) {
         Ok(e) => e,
@@ -145,6 +133,10 @@ pub fn newest_backup(destination: &Path) -> Option<BackupInfo> {
 }
 
 /// The folder of the complete backup `name`.
+///
+/// # Errors
+/// [`Error::NoSuchBackup`] for a name that is not a backup here (or not a backup name at
+/// all), [`Error::DestinationUnavailable`] when the destination is missing.
 pub fn backup_dir(destination: &Path, name: &str) -> Result<PathBuf> {
     let not_found = || Error::NoSuchBackup { name: name.to_string(), destination: destination.to_path_buf() };
     if BackupKind::of_name(name).is_none() || name.contains(['/', '\\']) || name.contains("..") {
@@ -163,33 +155,17 @@ pub fn backup_dir(destination: &Path, name: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// A new folder name for a backup started at `at` (local time, as in the seed),
-/// with `-2`, `-3`... when that name is taken.
-pub fn new_name(destination: &Path, kind: BackupKind, at: DateTime<Utc>) -> String {
-    let local: DateTime<Local> = at.into();
-    let base = format!("{}{}", kind.prefix(), local.format("%Y-%m-%d_%H-%M-%S"));
-    let taken = |n: &str| destination.join(n).exists() || destination.join(staging_name(n)).exists();
-    if !taken(&base) {
-        return base;
-    }
-    (2..).map(|i| format!("{base}-{i}")).find(|n| !taken(n)).expect("some suffix is free")
-}
-
-pub fn staging_name(name: &str) -> String {
-    format!(".{name}{PARTIAL_SUFFIX}")
-}
-
-/// Removes staging and half-deleted folders left by an interrupted run.
+/// Removes staging and half-deleted folders left by an interrupted run; returns them.
 /// Call only while holding the destination lock.
+///
+/// # Errors
+/// The destination cannot be read, or a leftover cannot be removed.
 pub fn remove_leftovers(destination: &Path) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for entry in fs::read_dir(destination).at("read", destination)? {
         let entry = entry.at("read", destination)?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = name.starts_with('.')
-            && (name.ends_with(PARTIAL_SUFFIX) || name.ends_with(DELETING_SUFFIX))
-            && BackupKind::of_name(&name[1..]).is_some();
-        if ours && entry.path().is_dir() {
+        if layout::is_destination_leftover(&name) && entry.path().is_dir() {
             tracing::info!("removing leftover of an interrupted run: {}", entry.path().display());
             fs::remove_dir_all(entry.path()).at("remove leftover", entry.path())?;
             removed.push(entry.path());
@@ -201,6 +177,10 @@ pub fn remove_leftovers(destination: &Path) -> Result<Vec<PathBuf>> {
 /// Deletes complete backups of `kind` beyond the newest `limit` (oldest first), never
 /// one named in `protect` (the one just made, one being restored from), never an unknown
 /// or incomplete folder, never the last one. Call only while holding the destination lock.
+/// Returns the names deleted.
+///
+/// # Errors
+/// Listing the destination or removing a backup failing (what was removed stays removed).
 pub fn rotate_keeping(destination: &Path, kind: BackupKind, limit: usize, protect: &[&str]) -> Result<Vec<String>> {
     let of_kind: Vec<BackupInfo> = list(destination)?.into_iter().filter(|b| b.kind == kind).collect();
     let mut deleted = Vec::new();
@@ -209,12 +189,38 @@ pub fn rotate_keeping(destination: &Path, kind: BackupKind, limit: usize, protec
         if protect.contains(&old.name.as_str()) {
             continue;
         }
-        crate::fsutil::remove_tree_safely(&old.path, &format!(".{}{DELETING_SUFFIX}", old.name))?;
+        fsx::remove_tree_safely(&old.path, &layout::deleting_name(&old.name))?;
         tracing::info!("rotated away {}", old.name);
         deleted.push(old.name.clone());
     }
     if !deleted.is_empty() {
-        crate::fsutil::sync_dir(destination)?;
+        fsx::sync_dir(destination)?;
     }
     Ok(deleted)
+}
+
+/// Makes sure the destination exists. It may be created, but only in an existing parent:
+/// a missing parent means the drive is not mounted, and creating a look-alike folder on
+/// the system disk would be wrong.
+///
+/// # Errors
+/// [`Error::DestinationUnavailable`] when it is not a folder or its parent is missing;
+/// I/O errors creating it.
+pub fn prepare_destination(dest: &Path) -> Result<()> {
+    match fs::metadata(dest) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::DestinationUnavailable { path: dest.to_path_buf(), cause: "is not a folder".into() }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let parent = dest.parent().filter(|p| p.is_dir()).ok_or_else(|| Error::DestinationUnavailable {
+                path: dest.to_path_buf(),
+                cause: format!(
+                    "does not exist and neither does its parent {} — is the drive connected?",
+                    dest.parent().unwrap_or(dest).display()
+                ),
+            })?;
+            fs::create_dir(dest).at("create destination", dest)?;
+            fsx::sync_dir(parent)
+        }
+        Err(e) => Err(Error::io("read destination", dest, e)),
+    }
 }

@@ -5,27 +5,34 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
-use crate::manifest::{INFO_FILE, MANIFEST_FILE};
+use crate::layout::{INFO_FILE, MANIFEST_FILE};
 
+/// Hours between scheduled backups when the config does not say.
 pub const DEFAULT_EVERY_HOURS: f64 = 12.0;
+/// Backups kept when the config does not say.
 pub const DEFAULT_KEEP: usize = 2;
+/// Seconds a hook may run when the config does not say.
 pub const DEFAULT_HOOK_TIMEOUT_SECS: u64 = 300;
 
 /// The whole config file: app-wide settings and one or more profiles.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Notify after every successful backup, not only on failure.
     #[serde(default, skip_serializing_if = "is_false")]
     pub notify_on_success: bool,
     #[serde(default, rename = "profile")]
+    /// The profiles, in file order (`[[profile]]`).
     pub profiles: Vec<Profile>,
 }
 
 /// One application's data and where its backups go.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
+    /// Shown in the window, the tray and `--profile`; unique in a config.
     pub name: String,
     /// The application's data root.
     pub source: PathBuf,
@@ -35,19 +42,27 @@ pub struct Profile {
     /// Globs matched against each path relative to `source` and against the file name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<String>,
+    /// Where the `backup_*` folders go.
     pub destination: PathBuf,
+    /// Hours between scheduled backups (fractions allowed).
     #[serde(default = "default_every_hours")]
     pub every_hours: f64,
+    /// How many regular backups are kept (at least 1).
     #[serde(default = "default_keep")]
     pub keep: usize,
+    /// Shell command run before each backup; a failure stops the backup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_backup: Option<String>,
+    /// Shell command run after each backup, also a failed one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_backup: Option<String>,
+    /// Shell command run before each restore; a failure stops the restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_restore: Option<String>,
+    /// Shell command run after each restore, also a failed one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_restore: Option<String>,
+    /// Seconds a hook may run before it is stopped.
     #[serde(default = "default_hook_timeout")]
     pub hook_timeout_secs: u64,
 }
@@ -86,6 +101,9 @@ impl Profile {
 
     /// Checks what can be checked without touching the disk: names, numbers, paths' shapes
     /// and how source and destination relate (invariant 8).
+    ///
+    /// # Errors
+    /// [`Error::Setting`] naming the wrong field.
     pub fn validate(&self) -> Result<()> {
         let who = format!("profile \"{}\"", self.name);
         if self.name.trim().is_empty() {
@@ -177,28 +195,6 @@ impl Profile {
     }
 }
 
-/// Checks a new profile against the disk, as `init` and the app's setup do: the source
-/// and every item exist, and the destination exists or can be made in an existing parent.
-pub fn check_on_disk(profile: &Profile) -> Result<()> {
-    profile.validate()?;
-    if !profile.source.is_dir() {
-        return Err(Error::SourceMissing {
-            path: profile.source.clone(),
-            cause: "does not exist or is not a folder".into(),
-        });
-    }
-    for item in &profile.include {
-        let path = profile.source.join(item);
-        if std::fs::symlink_metadata(&path).is_err() {
-            return Err(Error::SourceMissing {
-                path,
-                cause: "(an included item) does not exist — check the name".into(),
-            });
-        }
-    }
-    crate::snapshot::prepare_destination(&profile.destination)
-}
-
 fn validate_item(who: &str, item: &str) -> Result<()> {
     let path = Path::new(item);
     let bad = |why: &str| Err(Error::setting("include", format!("{who}: include \"{item}\" {why}")));
@@ -220,7 +216,7 @@ fn validate_item(who: &str, item: &str) -> Result<()> {
 
 /// Canonicalizes the longest existing prefix, so links and `..` cannot hide an overlap,
 /// even for paths that do not exist yet.
-pub(crate) fn resolve_lexically(path: &Path) -> PathBuf {
+pub fn resolve_lexically(path: &Path) -> PathBuf {
     let mut existing = path.to_path_buf();
     let mut rest = Vec::new();
     loop {
@@ -242,14 +238,16 @@ pub(crate) fn resolve_lexically(path: &Path) -> PathBuf {
 }
 
 impl Config {
-    /// The config path: `LIFEBOAT_CONFIG`, else the platform config dir.
+    /// The config path: `LIFEBOAT_CONFIG`, else `config.toml` in the platform config dir.
     pub fn default_path() -> PathBuf {
-        if let Some(p) = std::env::var_os("LIFEBOAT_CONFIG") {
-            return PathBuf::from(p);
-        }
-        crate::paths::config_dir().join("config.toml")
+        crate::env::config_path()
     }
 
+    /// Loads and validates the config at `path`.
+    ///
+    /// # Errors
+    /// [`Error::NoConfig`] when there is none; [`Error::Config`] naming the line and
+    /// column of a syntax error or the wrong setting; I/O errors reading it.
     pub fn load(path: &Path) -> Result<Config> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
@@ -262,6 +260,9 @@ impl Config {
     }
 
     /// Parses and validates; errors name the line and column.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `path`, the line and the column.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let config: Config = toml::from_str(text)
             .map_err(|e| Error::Config { path: path.to_path_buf(), message: describe_toml_error(text, &e) })?;
@@ -269,44 +270,52 @@ impl Config {
         Ok(config)
     }
 
+    /// Validates every profile and that their names differ.
+    ///
+    /// # Errors
+    /// The first wrong setting, or [`Error::Profile`] for a repeated name.
     pub fn validate(&self) -> Result<()> {
         let mut names = std::collections::HashSet::new();
         for p in &self.profiles {
             p.validate()?;
             if !names.insert(p.name.as_str()) {
-                return Err(Error::invalid(format!("two profiles are named \"{}\"", p.name)));
+                return Err(Error::Profile { message: format!("two profiles are named \"{}\"", p.name) });
             }
         }
         Ok(())
     }
 
     /// Writes atomically (temp file, fsync, rename), after validating.
+    ///
+    /// # Errors
+    /// A wrong setting (nothing is written), or the write failing.
     pub fn save(&self, path: &Path) -> Result<()> {
         self.validate()?;
-        let text = toml::to_string_pretty(self).map_err(|e| Error::invalid(format!("cannot write config: {e}")))?;
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| Error::Config { path: path.to_path_buf(), message: format!("cannot be written: {e}") })?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).at("create config folder", dir)?;
         }
-        crate::fsutil::write_atomic(path, text.as_bytes())
+        crate::fsx::write_atomic(path, text.as_bytes())
     }
 
     /// The named profile, or the only one.
+    ///
+    /// # Errors
+    /// [`Error::Profile`] when there is no such profile, none at all, or several and no name.
     pub fn profile(&self, name: Option<&str>) -> Result<&Profile> {
         match name {
-            Some(n) => self
-                .profiles
-                .iter()
-                .find(|p| p.name == n)
-                .ok_or_else(|| Error::invalid(format!("no profile named \"{n}\"; profiles: {}", self.names()))),
+            Some(n) => self.profiles.iter().find(|p| p.name == n).ok_or_else(|| Error::Profile {
+                message: format!("no profile named \"{n}\"; profiles: {}", self.names()),
+            }),
             None => match self.profiles.as_slice() {
                 [only] => Ok(only),
-                [] => Err(Error::invalid(
-                    "the config has no profile: add one with `lifeboat init --source DIR --dest DIR`",
-                )),
-                _ => Err(Error::invalid(format!(
-                    "the config has several profiles, choose one with --profile: {}",
-                    self.names()
-                ))),
+                [] => Err(Error::Profile {
+                    message: "the config has no profile: add one with `lifeboat init --source DIR --dest DIR`".into(),
+                }),
+                _ => Err(Error::Profile {
+                    message: format!("the config has several profiles, choose one with --profile: {}", self.names()),
+                }),
             },
         }
     }

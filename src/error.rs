@@ -1,24 +1,52 @@
-//! The one error type of the engine: every variant names the path and the cause.
+//! The one error type of the engine, and the policy every module follows.
+//!
+//! # Error policy
+//! 1. Public functions return [`Result`]; its [`Error`] names the path and the cause in
+//!    words a person can act on ("destination is full: /media/x — free some space").
+//! 2. An I/O failure is wrapped once, where the path is known, with [`IoContext::at`]:
+//!    the common causes (disk full, read-only, permission) become their own variants.
+//!    Code further up adds nothing and never re-wraps: the first context is the right one.
+//! 3. Every variant has a [`ErrorKind`] that front ends branch on (the window, `--json`,
+//!    the history); the message is for people only, never parsed.
+//! 4. A wrapper that adds context (a restore that stopped part-way) keeps the kind of
+//!    the error it wraps.
+//! 5. Panics are bugs: a bad input, a bad environment variable or a bad manifest is an
+//!    error, never a panic.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+/// The engine's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong, phrased so a person can act on it.
+///
+/// Each variant's `#[error]` message is its documentation: it shows what every field
+/// holds (`path` is always the path the failure is about).
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)]
 pub enum Error {
+    /// The config file cannot be parsed or holds a wrong value; `message` names the line.
     #[error("config {path}: {message}")]
     Config { path: PathBuf, message: String },
-
-    #[error("{0}")]
-    Invalid(String),
 
     /// A setting of a profile is wrong; `field` names it for a settings form.
     #[error("{message}")]
     Setting { field: &'static str, message: String },
+
+    /// No profile, an unknown profile, or several profiles and none chosen.
+    #[error("{message}")]
+    Profile { message: String },
+
+    /// The app has no profile yet.
+    #[error("Lifeboat is not set up yet: choose what to back up first")]
+    NotSetUp,
+
+    /// A `LIFEBOAT_*` environment variable holds a value that cannot be used.
+    #[error("environment variable {var}: {message}")]
+    Env { var: &'static str, message: String },
 
     #[error("no config at {path}: create one with `lifeboat init --source DIR --dest DIR`")]
     NoConfig { path: PathBuf },
@@ -46,6 +74,10 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A path that cannot be backed up or restored as asked (outside the source, a loop).
+    #[error("{path}: {message}")]
+    Selection { path: PathBuf, message: String },
+
     #[error("database {path}: {message}")]
     Database { path: PathBuf, message: String },
 
@@ -72,10 +104,128 @@ pub enum Error {
 
     #[error("hook `{name}` failed: {message}")]
     Hook { name: String, message: String },
+
+    /// An action that needs the user's yes did not get it.
+    #[error("{message}")]
+    Refused { message: String },
+
+    /// A restore failed after it had started changing the live data; `source` says why
+    /// and keeps its kind, `safety_snapshot` holds the data as it was.
+    #[error("restore of {backup} stopped part-way: {source} — your data as it was before is in {safety_snapshot}; restore it to go back")]
+    RestoreInterrupted {
+        backup: String,
+        safety_snapshot: String,
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A bug or a failure of the runtime itself (a job thread that panicked).
+    #[error("internal error: {message}")]
+    Internal { message: String },
+}
+
+/// The kind of an [`Error`], stable across versions: the window, `--json` and the
+/// history carry it as a snake_case string (`"disk_full"`). Each kind is the
+/// [`Error`] variant of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[allow(missing_docs)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Config,
+    Setting,
+    Profile,
+    NotSetUp,
+    Env,
+    NoConfig,
+    SourceMissing,
+    DestinationUnavailable,
+    DiskFull,
+    ReadOnly,
+    PermissionDenied,
+    Io,
+    Selection,
+    Database,
+    DatabaseBusy,
+    Busy,
+    NoSuchBackup,
+    Damaged,
+    UnsafePath,
+    Hook,
+    Refused,
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 22] = [
+        ErrorKind::Config,
+        ErrorKind::Setting,
+        ErrorKind::Profile,
+        ErrorKind::NotSetUp,
+        ErrorKind::Env,
+        ErrorKind::NoConfig,
+        ErrorKind::SourceMissing,
+        ErrorKind::DestinationUnavailable,
+        ErrorKind::DiskFull,
+        ErrorKind::ReadOnly,
+        ErrorKind::PermissionDenied,
+        ErrorKind::Io,
+        ErrorKind::Selection,
+        ErrorKind::Database,
+        ErrorKind::DatabaseBusy,
+        ErrorKind::Busy,
+        ErrorKind::NoSuchBackup,
+        ErrorKind::Damaged,
+        ErrorKind::UnsafePath,
+        ErrorKind::Hook,
+        ErrorKind::Refused,
+        ErrorKind::Internal,
+    ];
+
+    /// The snake_case name, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Config => "config",
+            ErrorKind::Setting => "setting",
+            ErrorKind::Profile => "profile",
+            ErrorKind::NotSetUp => "not_set_up",
+            ErrorKind::Env => "env",
+            ErrorKind::NoConfig => "no_config",
+            ErrorKind::SourceMissing => "source_missing",
+            ErrorKind::DestinationUnavailable => "destination_unavailable",
+            ErrorKind::DiskFull => "disk_full",
+            ErrorKind::ReadOnly => "read_only",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::Io => "io",
+            ErrorKind::Selection => "selection",
+            ErrorKind::Database => "database",
+            ErrorKind::DatabaseBusy => "database_busy",
+            ErrorKind::Busy => "busy",
+            ErrorKind::NoSuchBackup => "no_such_backup",
+            ErrorKind::Damaged => "damaged",
+            ErrorKind::UnsafePath => "unsafe_path",
+            ErrorKind::Hook => "hook",
+            ErrorKind::Refused => "refused",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The kind named `s`; `None` for a name this version does not know.
+    pub fn parse(s: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Error {
-    /// Wraps an I/O error, turning the common causes into their own clear variants.
+    /// Wraps an I/O error with what was being done to which path, turning the common
+    /// causes (disk full, read-only file system, permission) into their own variants.
     pub fn io(action: &'static str, path: impl AsRef<Path>, source: io::Error) -> Self {
         let path = path.as_ref().to_path_buf();
         if is_disk_full(&source) {
@@ -90,46 +240,53 @@ impl Error {
         Error::Io { action, path, source }
     }
 
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Error::Invalid(message.into())
-    }
-
     /// A wrong setting of a profile: `field` is its name in the config (`source`, `keep`...).
     pub fn setting(field: &'static str, message: impl Into<String>) -> Self {
         Error::Setting { field, message: message.into() }
     }
 
-    /// A short stable name for the kind of failure, for the UI and `--json`.
-    pub fn kind(&self) -> &'static str {
+    /// The kind of failure, for the UI, `--json` and the history.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Config { .. } => "config",
-            Error::Invalid(_) | Error::Setting { .. } => "invalid",
-            Error::NoConfig { .. } => "no_config",
-            Error::SourceMissing { .. } => "source_missing",
-            Error::DestinationUnavailable { .. } => "destination_unavailable",
-            Error::DiskFull { .. } => "disk_full",
-            Error::ReadOnly { .. } => "read_only",
-            Error::PermissionDenied { .. } => "permission_denied",
-            Error::Io { .. } => "io",
-            Error::Database { .. } => "database",
-            Error::DatabaseBusy { .. } => "database_busy",
-            Error::Busy { .. } => "busy",
-            Error::NoSuchBackup { .. } => "no_such_backup",
-            Error::Damaged { .. } => "damaged",
-            Error::UnsafePath { .. } => "unsafe_path",
-            Error::Hook { .. } => "hook",
+            Error::Config { .. } => ErrorKind::Config,
+            Error::Setting { .. } => ErrorKind::Setting,
+            Error::Profile { .. } => ErrorKind::Profile,
+            Error::NotSetUp => ErrorKind::NotSetUp,
+            Error::Env { .. } => ErrorKind::Env,
+            Error::NoConfig { .. } => ErrorKind::NoConfig,
+            Error::SourceMissing { .. } => ErrorKind::SourceMissing,
+            Error::DestinationUnavailable { .. } => ErrorKind::DestinationUnavailable,
+            Error::DiskFull { .. } => ErrorKind::DiskFull,
+            Error::ReadOnly { .. } => ErrorKind::ReadOnly,
+            Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Selection { .. } => ErrorKind::Selection,
+            Error::Database { .. } => ErrorKind::Database,
+            Error::DatabaseBusy { .. } => ErrorKind::DatabaseBusy,
+            Error::Busy { .. } => ErrorKind::Busy,
+            Error::NoSuchBackup { .. } => ErrorKind::NoSuchBackup,
+            Error::Damaged { .. } => ErrorKind::Damaged,
+            Error::UnsafePath { .. } => ErrorKind::UnsafePath,
+            Error::Hook { .. } => ErrorKind::Hook,
+            Error::Refused { .. } => ErrorKind::Refused,
+            Error::RestoreInterrupted { source, .. } => source.kind(),
+            Error::Internal { .. } => ErrorKind::Internal,
         }
     }
 
+    /// The error as front ends show it: its kind and its message.
     pub fn report(&self) -> ErrorReport {
-        ErrorReport { kind: self.kind().to_string(), message: self.to_string() }
+        ErrorReport { kind: self.kind(), message: self.to_string() }
     }
 }
 
-/// An error as the UI and `--json` see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+/// An error as the UI and `--json` see it: `{"kind": "disk_full", "message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorReport {
-    pub kind: String,
+    /// What kind of failure, for code to branch on.
+    pub kind: ErrorKind,
+    /// The error's text, for people.
     pub message: String,
 }
 
@@ -153,13 +310,36 @@ fn is_disk_full(e: &io::Error) -> bool {
     }
 }
 
-/// Adds the path to an `io::Result`.
+/// Adds what was being done, and to which path, to an `io::Result`.
 pub trait IoContext<T> {
+    /// `action` is a verb phrase ("read", "create folder"); `path` the path it was done to.
     fn at(self, action: &'static str, path: impl AsRef<Path>) -> Result<T>;
 }
 
 impl<T> IoContext<T> for io::Result<T> {
     fn at(self, action: &'static str, path: impl AsRef<Path>) -> Result<T> {
         self.map_err(|e| Error::io(action, path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_by_name_and_serde() {
+        for k in ErrorKind::ALL {
+            assert_eq!(ErrorKind::parse(k.as_str()), Some(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), serde_json::Value::String(k.as_str().into()));
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_interrupted_restore_keeps_the_kind_of_its_cause() {
+        let full = Error::io("write", "/media/x", io::Error::from_raw_os_error(libc::ENOSPC));
+        let e = Error::RestoreInterrupted { backup: "b".into(), safety_snapshot: "s".into(), source: Box::new(full) };
+        assert_eq!(e.kind(), ErrorKind::DiskFull);
+        assert!(e.to_string().contains("your data as it was before is in s"), "{e}");
     }
 }

@@ -1,4 +1,5 @@
-//! The history of runs, in a small SQLite database in the platform data dir.
+//! The history of runs (backup, restore, verify), in a small SQLite database in the
+//! platform data dir. It stores run records only: what a run was and how it ended.
 
 use std::path::{Path, PathBuf};
 
@@ -6,17 +7,18 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::manifest::Trigger;
-use crate::restore::RestoreReport;
-use crate::verify::VerifyReport;
-use crate::BackupOutcome;
+use crate::error::{Error, ErrorKind, Result};
 
+/// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// It worked.
     Success,
+    /// Nothing had changed: no backup made.
     Skipped,
+    /// It failed.
     Failed,
 }
 
@@ -37,23 +39,61 @@ impl Outcome {
     }
 }
 
-/// One backup or restore run.
+/// One backup, restore or verify run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RunRecord {
+    /// Row id, increasing; 0 before it is recorded.
     pub id: i64,
+    /// The profile name.
     pub profile: String,
-    /// "backup" or "restore".
+    /// "backup", "restore" or "verify".
     pub action: String,
+    /// What started it: a backup trigger ("scheduled", "manual"...) or "manual".
     pub trigger: String,
+    /// When it started, UTC.
     pub started_at: DateTime<Utc>,
+    /// When it ended, UTC.
     pub finished_at: DateTime<Utc>,
+    /// How it ended.
     pub outcome: Outcome,
-    /// The backup created, or restored from.
+    /// The backup created, restored from or verified.
     pub backup: Option<String>,
+    /// Files written.
     pub files: u64,
+    /// Bytes in the backup.
     pub bytes: u64,
+    /// The error message of a failure, or the reason of a skip.
     pub error: Option<String>,
-    pub error_kind: Option<String>,
+    /// The kind of the error.
+    pub error_kind: Option<ErrorKind>,
+}
+
+impl RunRecord {
+    /// A run of `action` started at `started`, ending now, failed until told otherwise.
+    pub fn new(profile: &str, action: &str, trigger: &str, started: DateTime<Utc>) -> RunRecord {
+        RunRecord {
+            id: 0,
+            profile: profile.to_string(),
+            action: action.to_string(),
+            trigger: trigger.to_string(),
+            started_at: started,
+            finished_at: Utc::now(),
+            outcome: Outcome::Failed,
+            backup: None,
+            files: 0,
+            bytes: 0,
+            error: None,
+            error_kind: None,
+        }
+    }
+
+    /// Marks the run failed with `e`.
+    pub fn fail(&mut self, e: &Error) {
+        self.outcome = Outcome::Failed;
+        self.error = Some(e.to_string());
+        self.error_kind = Some(e.kind());
+    }
 }
 
 /// The history database. Opened per call: runs are minutes apart, and a short-lived
@@ -82,10 +122,12 @@ CREATE INDEX IF NOT EXISTS runs_by_profile ON runs(profile, id);
 ";
 
 impl History {
+    /// The history in the SQLite file `path` (created on first use).
     pub fn new(path: PathBuf) -> History {
         History { path }
     }
 
+    /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -101,6 +143,10 @@ impl History {
         Ok(conn)
     }
 
+    /// Appends `r`; returns its row id.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the history cannot be written.
     pub fn record(&self, r: &RunRecord) -> Result<i64> {
         let conn = self.open()?;
         conn.execute(
@@ -117,67 +163,11 @@ impl History {
                 r.files as i64,
                 r.bytes as i64,
                 r.error,
-                r.error_kind
+                r.error_kind.map(ErrorKind::as_str)
             ],
         )
         .map_err(|e| Error::Database { path: self.path.clone(), message: e.to_string() })?;
         Ok(conn.last_insert_rowid())
-    }
-
-    /// Records a backup run; a history that cannot be written is logged, never fatal.
-    pub fn record_backup(
-        &self,
-        profile: &str,
-        trigger: Trigger,
-        started: DateTime<Utc>,
-        result: &Result<BackupOutcome>,
-    ) {
-        let mut r = self.blank(profile, "backup", trigger.as_str(), started);
-        match result {
-            Ok(BackupOutcome::Created { backup }) => {
-                r.outcome = Outcome::Success;
-                r.backup = Some(backup.name.clone());
-                r.files = backup.totals.files + backup.totals.databases;
-                r.bytes = backup.totals.bytes;
-            }
-            Ok(BackupOutcome::Skipped { reason }) => {
-                r.outcome = Outcome::Skipped;
-                r.error = Some(reason.clone());
-            }
-            Err(e) => self.fail(&mut r, e),
-        }
-        self.record_logged(&r);
-    }
-
-    pub fn record_restore(&self, profile: &str, name: &str, started: DateTime<Utc>, result: &Result<RestoreReport>) {
-        let mut r = self.blank(profile, "restore", "manual", started);
-        r.backup = Some(name.to_string());
-        match result {
-            Ok(report) => {
-                r.outcome = Outcome::Success;
-                r.files = report.files_restored;
-            }
-            Err(e) => self.fail(&mut r, e),
-        }
-        self.record_logged(&r);
-    }
-
-    /// Records a verify: a failure names the first problems.
-    pub fn record_verify(&self, profile: &str, started: DateTime<Utc>, report: &VerifyReport) {
-        let mut r = self.blank(profile, "verify", "manual", started);
-        r.backup = Some(report.name.clone());
-        r.files = report.files_checked;
-        r.bytes = report.bytes_checked;
-        if report.ok {
-            r.outcome = Outcome::Success;
-        } else {
-            let lines = report.describe();
-            let shown: Vec<&str> = lines.iter().take(3).map(String::as_str).collect();
-            let more = if lines.len() > 3 { format!(" and {} more", lines.len() - 3) } else { String::new() };
-            r.error = Some(format!("{} is damaged: {}{more}", report.name, shown.join("; ")));
-            r.error_kind = Some("damaged".into());
-        }
-        self.record_logged(&r);
     }
 
     /// The last verify of `backup`, when it found the backup damaged.
@@ -204,30 +194,8 @@ impl History {
             .unwrap_or_default()
     }
 
-    fn blank(&self, profile: &str, action: &str, trigger: &str, started: DateTime<Utc>) -> RunRecord {
-        RunRecord {
-            id: 0,
-            profile: profile.to_string(),
-            action: action.to_string(),
-            trigger: trigger.to_string(),
-            started_at: started,
-            finished_at: Utc::now(),
-            outcome: Outcome::Failed,
-            backup: None,
-            files: 0,
-            bytes: 0,
-            error: None,
-            error_kind: None,
-        }
-    }
-
-    fn fail(&self, r: &mut RunRecord, e: &Error) {
-        r.outcome = Outcome::Failed;
-        r.error = Some(e.to_string());
-        r.error_kind = Some(e.kind().to_string());
-    }
-
-    fn record_logged(&self, r: &RunRecord) {
+    /// Records `r`; a history that cannot be written is logged, never fatal.
+    pub fn record_logged(&self, r: &RunRecord) {
         if let Err(e) = self.record(r) {
             tracing::error!("cannot record the run in the history: {e}");
         }
@@ -296,15 +264,10 @@ impl History {
                     files: row.get::<_, i64>(8)? as u64,
                     bytes: row.get::<_, i64>(9)? as u64,
                     error: row.get(10)?,
-                    error_kind: row.get(11)?,
+                    error_kind: row.get::<_, Option<String>>(11)?.as_deref().and_then(ErrorKind::parse),
                 })
             })
             .map_err(db_err)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
     }
-}
-
-/// This machine's name, for manifests and lock files.
-pub fn host_name() -> String {
-    gethostname::gethostname().to_string_lossy().into_owned()
 }

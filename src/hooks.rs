@@ -2,18 +2,25 @@
 
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use wait_timeout::ChildExt;
 
 use crate::config::Profile;
 use crate::error::{Error, Result};
 
+/// Which action a hook pair surrounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     Backup,
     Restore,
 }
 
-/// Runs the `before_*` hook, then `action`, then the `after_*` hook. The after hook runs
+/// Runs the `before_*` hook, then `action`, then the `after_*` hook.
+///
+/// # Errors
+/// [`Error::Hook`] when a hook fails or times out (a failed before hook stops the
+/// action); otherwise the action's own error. The after hook runs
 /// whenever the before hook succeeded, also when the action failed (a server stopped
 /// before a restore must be started again); it sees `LIFEBOAT_OUTCOME`.
 pub fn around<T>(profile: &Profile, stage: Stage, action: impl FnOnce() -> Result<T>) -> Result<T> {
@@ -36,7 +43,13 @@ pub fn around<T>(profile: &Profile, stage: Stage, action: impl FnOnce() -> Resul
     result
 }
 
-/// Runs one hook through the platform shell; its output goes to the log.
+/// Runs one hook through the platform shell (`sh -c`, `cmd /C`); its output goes to the
+/// log. The hook sees `LIFEBOAT_PROFILE`, `LIFEBOAT_SOURCE`, `LIFEBOAT_DESTINATION`,
+/// `LIFEBOAT_HOOK` and, after the action, `LIFEBOAT_OUTCOME` (`success` or `failed`).
+///
+/// # Errors
+/// [`Error::Hook`] when it cannot start, exits non-zero (its last output line is
+/// quoted) or runs longer than `timeout`.
 pub fn run(name: &str, command: &str, profile: &Profile, timeout: Duration, outcome: Option<&str>) -> Result<()> {
     let fail = |message: String| Error::Hook { name: name.to_string(), message };
     tracing::info!(hook = name, "running `{command}`");
@@ -66,18 +79,14 @@ pub fn run(name: &str, command: &str, profile: &Profile, timeout: Duration, outc
         })
     })
     .collect();
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(fail(format!("`{command}` did not finish within {} s and was stopped", timeout.as_secs())));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(fail(format!("cannot wait for `{command}`: {e}"))),
+    let status = match child.wait_timeout(timeout) {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(fail(format!("`{command}` did not finish within {} s and was stopped", timeout.as_secs())));
         }
+        Err(e) => return Err(fail(format!("cannot wait for `{command}`: {e}"))),
     };
     let output: Vec<String> = readers.into_iter().filter_map(|r| r.join().ok()).collect();
     let output = output.join("").trim().to_string();
@@ -136,7 +145,7 @@ mod tests {
         let marker = dir.path().join("outcome");
         let mut p = profile();
         p.after_restore = Some(format!("echo $LIFEBOAT_OUTCOME > '{}'", marker.display()));
-        let r: Result<()> = around(&p, Stage::Restore, || Err(Error::invalid("boom")));
+        let r: Result<()> = around(&p, Stage::Restore, || Err(Error::Internal { message: "boom".into() }));
         assert!(r.is_err());
         assert_eq!(std::fs::read_to_string(marker).unwrap().trim(), "failed");
     }
@@ -146,7 +155,7 @@ mod tests {
         let mut p = profile();
         p.hook_timeout_secs = 1;
         p.before_backup = Some("sleep 30".into());
-        let t = Instant::now();
+        let t = std::time::Instant::now();
         let e = around(&p, Stage::Backup, || Ok(())).unwrap_err();
         assert!(t.elapsed() < Duration::from_secs(10));
         assert!(e.to_string().contains("did not finish"), "{e}");

@@ -5,20 +5,23 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::catalog::LOCK_FILE;
 use crate::error::{Error, IoContext, Result};
+use crate::layout::LOCK_FILE;
 
 /// Held while a backup or restore runs; released on drop.
 #[derive(Debug)]
 pub struct DestinationLock {
     file: File,
-    path: PathBuf,
 }
 
 impl DestinationLock {
-    /// Takes the lock of `destination` for `what` ("a backup", "a restore"), or says who holds it.
+    /// Takes the lock of `destination` for `what` ("a backup", "a restore").
+    ///
+    /// # Errors
+    /// [`Error::Busy`] naming the pid, host and action of the holder; I/O errors on the
+    /// lock file.
     pub fn acquire(destination: &Path, what: &str) -> Result<DestinationLock> {
         let path = destination.join(LOCK_FILE);
         let mut file = OpenOptions::new()
@@ -46,16 +49,12 @@ impl DestinationLock {
             }
             Err(TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
         }
-        let me = format!("{} {} {}\n", std::process::id(), crate::history::host_name(), what);
+        let me = format!("{} {} {}\n", std::process::id(), crate::fsx::host_name(), what);
         file.set_len(0).at("write lock file", &path)?;
         file.seek(SeekFrom::Start(0)).at("write lock file", &path)?;
         file.write_all(me.as_bytes()).at("write lock file", &path)?;
         let _ = file.sync_data();
-        Ok(DestinationLock { file, path })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(DestinationLock { file })
     }
 }
 

@@ -7,6 +7,7 @@ use tracing_subscriber::{fmt, prelude::*, EnvFilter, Layer};
 
 /// How many daily log files are kept.
 pub const KEEP_LOG_FILES: usize = 14;
+/// Log files are `lifeboat.log.YYYY-MM-DD`.
 pub const LOG_FILE_PREFIX: &str = "lifeboat.log";
 
 /// Installs the global subscriber: everything at info and above to the rotating file in
@@ -27,7 +28,7 @@ pub fn init(
             let file_layer = fmt::layer()
                 .with_writer(writer)
                 .with_ansi(false)
-                .with_filter(EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| EnvFilter::new("info")));
+                .with_filter(EnvFilter::try_new(crate::env::log_filter()).unwrap_or_else(|_| EnvFilter::new("info")));
             let _ = tracing_subscriber::registry().with(file_layer).with(stderr_layer(stderr_level)).try_init();
             Some(guard)
         }

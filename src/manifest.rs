@@ -1,4 +1,5 @@
-//! `manifest.json` (for machines) and `backup_info.txt` (for people) of one backup.
+//! `manifest.json` (for machines) and `backup_info.txt` (for people) of one backup, and
+//! the rules a manifest path must follow to be used.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -7,22 +8,30 @@ use chrono::{DateTime, Local, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fsx::Digest;
+use crate::layout::MANIFEST_FILE;
+use crate::units::human_bytes;
 
-pub const MANIFEST_FILE: &str = "manifest.json";
-pub const INFO_FILE: &str = "backup_info.txt";
+/// The manifest format written by this version.
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Why a backup was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Trigger {
+    /// By the schedule.
     Scheduled,
+    /// At start, when one was due or missed.
     Startup,
+    /// By the user (Back up now, `lifeboat backup`).
     Manual,
+    /// The safety snapshot before a restore.
     PreRestore,
 }
 
 impl Trigger {
+    /// The kebab-case name, as serialised.
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Scheduled => "scheduled",
@@ -32,6 +41,7 @@ impl Trigger {
         }
     }
 
+    /// The trigger named `s`, if any.
     pub fn parse(s: &str) -> Option<Trigger> {
         [Trigger::Scheduled, Trigger::Startup, Trigger::Manual, Trigger::PreRestore]
             .into_iter()
@@ -47,7 +57,13 @@ impl std::fmt::Display for Trigger {
 
 /// A BLAKE3 hash: 32 bytes in memory, 64 hex digits in `manifest.json`.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Hash(pub [u8; 32]);
+pub struct Hash(pub Digest);
+
+impl From<Digest> for Hash {
+    fn from(d: Digest) -> Self {
+        Hash(d)
+    }
+}
 
 impl From<blake3::Hash> for Hash {
     fn from(h: blake3::Hash) -> Self {
@@ -82,16 +98,22 @@ impl<'de> Deserialize<'de> for Hash {
 
 /// What one manifest entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
+    /// A regular file.
     File,
+    /// A folder.
     Dir,
+    /// A symbolic link, stored as a link.
     Symlink,
+    /// A SQLite database, copied through SQLite.
     Database,
 }
 
 /// How the entry got into the backup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Stored {
     /// Written anew.
@@ -109,8 +131,10 @@ pub enum Stored {
 pub struct FileEntry {
     /// Relative path with `/` separators.
     pub path: String,
+    /// What it is.
     pub kind: EntryKind,
     #[serde(default)]
+    /// Size in bytes.
     pub size: u64,
     /// Modification time of the source, nanoseconds since the Unix epoch.
     #[serde(default)]
@@ -118,6 +142,7 @@ pub struct FileEntry {
     /// BLAKE3 of the content as stored in the backup (files and databases).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blake3: Option<Hash>,
+    /// How it got into the backup.
     pub stored: Stored,
     /// Unix permission bits of the source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,18 +154,27 @@ pub struct FileEntry {
 
 /// A table and its row count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TableInfo {
+    /// The name.
     pub name: String,
+    /// Rows in it.
     pub rows: u64,
 }
 
 /// A SQLite database found in the source (by its header) and copied consistently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DatabaseInfo {
+    /// The folder.
     pub path: String,
+    /// Size in bytes.
     pub size: u64,
+    /// Bytes per page.
     pub page_size: u64,
+    /// Pages in the file.
     pub page_count: u64,
+    /// User tables with their row counts.
     pub tables: Vec<TableInfo>,
     /// `PRAGMA integrity_check` of the copy: "ok" or the first problems.
     pub integrity: String,
@@ -152,47 +186,75 @@ pub struct DatabaseInfo {
 
 /// Counts of one backup.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Totals {
+    /// Files written.
     pub files: u64,
+    /// Folders.
     pub dirs: u64,
+    /// Symlinks.
     pub symlinks: u64,
+    /// Every database copied.
     pub databases: u64,
+    /// Bytes in the backup.
     pub bytes: u64,
     /// Bytes written anew (copied, not hard-linked).
     pub bytes_written: u64,
+    /// Files hard-linked from the previous backup.
     pub files_linked: u64,
 }
 
 /// Files and bytes per included item, for the UI.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ItemTotals {
+    /// The item, relative to the source.
     pub item: String,
+    /// Files written.
     pub files: u64,
+    /// Bytes in the backup.
     pub bytes: u64,
 }
 
 /// The machine-readable record of one backup.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The manifest format ([`FORMAT_VERSION`]).
     pub format_version: u32,
+    /// The Lifeboat version that wrote it.
     pub lifeboat_version: String,
+    /// The profile name.
     pub profile: String,
+    /// What started it.
     pub trigger: Trigger,
+    /// The machine it was made on.
     pub host: String,
+    /// When it started, UTC.
     pub started_at: DateTime<Utc>,
+    /// When it ended, UTC.
     pub finished_at: DateTime<Utc>,
+    /// The source folder (the application's data root).
     pub source: PathBuf,
+    /// The include list of the profile (empty: the whole source).
     pub include: Vec<String>,
+    /// Counts of files, folders, links, databases and bytes.
     pub totals: Totals,
+    /// Files and bytes per included item.
     pub items: Vec<ItemTotals>,
+    /// Every database copied.
     pub databases: Vec<DatabaseInfo>,
     /// Files that kept changing while they were copied: stored as last read.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Files written.
     pub files: Vec<FileEntry>,
 }
 
 impl Manifest {
+    /// Reads the manifest of the backup in `backup_dir`.
+    ///
+    /// # Errors
+    /// [`Error::Damaged`] when it is missing or not a valid manifest (an incomplete backup).
     pub fn read(backup_dir: &Path) -> Result<Manifest> {
         read_manifest_as(backup_dir)
     }
@@ -209,6 +271,7 @@ impl Manifest {
         file.sync_all().map_err(|e| Error::io("sync", path, e))
     }
 
+    /// Seconds from start to end, to the millisecond.
     pub fn duration_secs(&self) -> f64 {
         duration_secs(self.started_at, self.finished_at)
     }
@@ -287,7 +350,7 @@ impl Manifest {
 
 /// Parses a backup's manifest as `T` (the whole manifest, or only the parts a caller
 /// needs), streamed: a 100,000-file manifest is never held as bytes and structure at once.
-pub(crate) fn read_manifest_as<T: serde::de::DeserializeOwned>(backup_dir: &Path) -> Result<T> {
+pub fn read_manifest_as<T: serde::de::DeserializeOwned>(backup_dir: &Path) -> Result<T> {
     let path = backup_dir.join(MANIFEST_FILE);
     let file = std::fs::File::open(&path).map_err(|e| Error::io("read manifest", &path, e))?;
     serde_json::from_reader(std::io::BufReader::with_capacity(1 << 20, file)).map_err(|e| {
@@ -301,36 +364,30 @@ pub fn duration_secs(start: DateTime<Utc>, end: DateTime<Utc>) -> f64 {
     (end - start).num_milliseconds() as f64 / 1000.0
 }
 
+/// Why a manifest path may not be used, if it may not: empty, absolute, or with `..`.
+pub fn unsafe_path(rel: &str) -> Option<&'static str> {
+    let p = Path::new(rel);
+    if rel.is_empty() {
+        Some("empty path")
+    } else if p.is_absolute() || rel.starts_with('/') || rel.starts_with('\\') || p.has_root() {
+        Some("absolute path")
+    } else if p.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
+        || rel.split(['/', '\\']).any(|s| s == "..")
+    {
+        Some("contains `..`")
+    } else {
+        None
+    }
+}
+
 /// Whether relative path `path` is `item` or inside it.
 pub fn in_item(path: &str, item: &str) -> bool {
     item.is_empty() || path == item || path.strip_prefix(item).is_some_and(|r| r.starts_with('/'))
 }
 
-/// "1.48 MB" style sizes (decimal units, as file managers show them).
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1000.0 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.2} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn human_sizes() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1_480_000), "1.48 MB");
-    }
 
     #[test]
     fn item_membership() {

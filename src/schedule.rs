@@ -10,28 +10,26 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, Notify};
 
+use crate::backup::BackupOutcome;
+use crate::engine::Engine;
 use crate::error::{Error, ErrorReport, Result};
 use crate::manifest::Trigger;
-use crate::progress::ProgressUpdate;
+use crate::progress::{Progress, ProgressUpdate};
 use crate::restore::RestoreReport;
 use crate::verify::VerifyReport;
-use crate::{BackupOutcome, Engine};
 
 /// How often the loop looks at the clock.
-pub const DEFAULT_TICK: StdDuration = StdDuration::from_secs(60);
+pub const DEFAULT_TICK: StdDuration = crate::env::DEFAULT_TICK;
 /// After a failed scheduled attempt, wait this long before the next one.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::minutes(10);
 
-/// Due time after the newest backup (or last unchanged check). `None`: due now.
-pub fn next_due(newest: Option<DateTime<Utc>>, every_hours: f64) -> Option<DateTime<Utc>> {
-    newest.map(|t| t + Duration::milliseconds((every_hours * 3_600_000.0) as i64))
-}
-
 /// The wall clock, injectable so tests can jump over sleep and DST.
 pub trait Clock: Send + Sync {
+    /// The current UTC time.
     fn now(&self) -> DateTime<Utc>;
 }
 
+/// The real wall clock.
 pub struct SystemClock;
 
 impl Clock for SystemClock {
@@ -42,45 +40,68 @@ impl Clock for SystemClock {
 
 /// What the scheduler is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Activity {
+    /// A backup.
     Backup,
+    /// A restore.
     Restore,
+    /// A verify.
     Verify,
 }
 
 /// Backups paused until a time, or until resumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Pause {
+    /// Until that time (UTC).
     Until(DateTime<Utc>),
+    /// Until resumed.
     Indefinitely,
 }
 
 /// What the scheduler tells its front end.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// A job started.
     Started {
+        /// The job.
         activity: Activity,
+        /// What started it.
         trigger: Option<Trigger>,
     },
+    /// Progress of the running job.
     Progress(ProgressUpdate),
+    /// A backup run ended well (made one, or skipped).
     BackupDone {
+        /// What started it.
         trigger: Trigger,
+        /// How it ended.
         outcome: BackupOutcome,
     },
+    /// A restore ended well.
     RestoreDone {
+        /// What it found or did.
         report: RestoreReport,
     },
+    /// A verify ended (its report says whether the backup is whole).
     VerifyDone {
+        /// What it found or did.
         report: VerifyReport,
     },
     /// `streak` counts backup failures in a row (1 = the first of a streak).
     Failed {
+        /// The job.
         activity: Activity,
+        /// What started it.
         trigger: Option<Trigger>,
+        /// What went wrong.
         error: ErrorReport,
+        /// Backup failures in a row (1 = the first of a streak).
         streak: usize,
     },
     /// Paused, resumed, or the profile changed.
@@ -113,6 +134,7 @@ impl Scheduler {
         Self::with_retry(engine, clock, DEFAULT_RETRY_AFTER)
     }
 
+    /// A scheduler that waits `retry_after` after a failed scheduled attempt.
     pub fn with_retry(engine: Option<Engine>, clock: Arc<dyn Clock>, retry_after: Duration) -> Arc<Scheduler> {
         let (events, _) = broadcast::channel(256);
         Arc::new(Scheduler {
@@ -126,10 +148,12 @@ impl Scheduler {
         })
     }
 
+    /// Every event from now on (a broadcast: a slow receiver may miss old ones).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }
 
+    /// The engine of the current profile, if set up.
     pub fn engine(&self) -> Option<Arc<Engine>> {
         self.engine.read().expect("engine lock").clone()
     }
@@ -145,16 +169,19 @@ impl Scheduler {
         self.wake.notify_one();
     }
 
+    /// The scheduler's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 
+    /// Pauses scheduled backups (a manual backup still runs).
     pub fn pause(&self, pause: Pause) {
         self.state().paused = Some(pause);
         tracing::info!("backups paused: {pause:?}");
         self.emit(Event::Changed);
     }
 
+    /// Resumes scheduled backups and looks at once whether one is due.
     pub fn resume(&self) {
         self.state().paused = None;
         tracing::info!("backups resumed");
@@ -189,7 +216,7 @@ impl Scheduler {
     }
 
     fn require_engine(&self) -> Result<Arc<Engine>> {
-        self.engine().ok_or_else(|| Error::invalid("Lifeboat is not set up yet: choose what to back up first"))
+        self.engine().ok_or(Error::NotSetUp)
     }
 
     /// Runs `work` on a blocking thread as the one job, forwarding its progress.
@@ -197,7 +224,7 @@ impl Scheduler {
         self: &Arc<Self>,
         activity: Activity,
         trigger: Option<Trigger>,
-        work: impl FnOnce(&Engine, &dyn crate::Progress) -> Result<T> + Send + 'static,
+        work: impl FnOnce(&Engine, &dyn Progress) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let engine = self.require_engine()?;
         let Ok(_guard) = self.job.try_lock() else {
@@ -213,7 +240,7 @@ impl Scheduler {
                 ),
                 path: engine.destination().to_path_buf(),
                 pid: std::process::id(),
-                host: crate::history::host_name(),
+                host: crate::fsx::host_name(),
             });
         };
         {
@@ -231,7 +258,9 @@ impl Scheduler {
             work(&engine, &forward)
         })
         .await
-        .unwrap_or_else(|e| Err(Error::invalid(format!("the {activity:?} job stopped unexpectedly: {e}"))));
+        .unwrap_or_else(|e| {
+            Err(Error::Internal { message: format!("the {activity:?} job stopped unexpectedly: {e}") })
+        });
         {
             let mut s = self.state();
             s.running = None;
@@ -240,7 +269,10 @@ impl Scheduler {
         result
     }
 
-    /// Makes a backup now, as the tray's "Back up now" and the scheduler do.
+    /// Makes a backup now as the one job, as the tray's "Back up now" and the scheduler do.
+    ///
+    /// # Errors
+    /// [`Error::Busy`] while another job runs; see [`Engine::backup`].
     pub async fn backup_now(self: &Arc<Self>, trigger: Trigger) -> Result<BackupOutcome> {
         let result = self.job(Activity::Backup, Some(trigger), move |e, p| e.backup(trigger, p)).await;
         match &result {
@@ -271,6 +303,10 @@ impl Scheduler {
         result
     }
 
+    /// Restores `name` as the one job.
+    ///
+    /// # Errors
+    /// [`Error::Busy`] while another job runs; see [`Engine::restore`].
     pub async fn restore(self: &Arc<Self>, name: String) -> Result<RestoreReport> {
         let result = self.job(Activity::Restore, None, move |e, p| e.restore(&name, p)).await;
         match &result {
@@ -282,6 +318,10 @@ impl Scheduler {
         result
     }
 
+    /// Verifies `name` (default: the newest) as the one job.
+    ///
+    /// # Errors
+    /// [`Error::Busy`] while another job runs; see [`Engine::verify`].
     pub async fn verify(self: &Arc<Self>, name: Option<String>) -> Result<VerifyReport> {
         let result = self.job(Activity::Verify, None, move |e, p| e.verify(name.as_deref(), p)).await;
         match &result {
@@ -306,11 +346,7 @@ impl Scheduler {
                 return false;
             }
         }
-        match engine.next_due() {
-            Ok(Some(due)) => now >= due,
-            Ok(None) => true,
-            Err(_) => true,
-        }
+        engine.next_due().is_none_or(|due| now >= due)
     }
 
     /// The loop: a startup backup when one is due or was missed, then a look at the
@@ -333,6 +369,7 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::next_due;
 
     #[test]
     fn next_due_adds_the_interval() {

@@ -24,7 +24,8 @@ pub fn is_database(path: &Path) -> bool {
     File::open(path).and_then(|mut f| f.read_exact(&mut buf)).map(|_| &buf == HEADER).unwrap_or(false)
 }
 
-/// Whether `name` is a `-wal`/`-shm`/`-journal` companion of a database in `siblings`.
+/// The database path `name` is a `-wal`/`-shm`/`-journal` companion of, if it is one
+/// by its name (whether that database exists is for the caller to check).
 pub fn companion_of(name: &str) -> Option<&str> {
     COMPANION_SUFFIXES.iter().find_map(|s| name.strip_suffix(s))
 }
@@ -54,7 +55,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
 /// Opens a database copy inside a backup for reading: `immutable` so SQLite creates no
 /// `-wal`/`-shm` beside it and takes no locks.
 pub fn open_backup_copy(path: &Path) -> Result<Connection> {
-    let uri = format!("file:{}?immutable=1", uri_escape(&path.to_string_lossy()));
+    let uri = format!("file:{}?immutable=1", uri_escape(path));
     Connection::open_with_flags(
         uri,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -62,15 +63,13 @@ pub fn open_backup_copy(path: &Path) -> Result<Connection> {
     .map_err(db_error(path))
 }
 
-fn uri_escape(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for b in path.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+/// Bytes escaped in a SQLite `file:` URI path: all but unreserved characters and `/`
+/// (<https://www.sqlite.org/uri.html>: `?`, `#` and `%` must be escaped).
+const URI_PATH: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+fn uri_escape(path: &Path) -> String {
+    percent_encoding::percent_encode(path.as_os_str().as_encoded_bytes(), URI_PATH).to_string()
 }
 
 /// Copies the live database `src` to the new file `dst` with SQLite's online backup API,
@@ -103,13 +102,20 @@ pub fn copy_consistent(src: &Path, dst: &Path) -> Result<()> {
 
 /// Page size, page count, tables with row counts and `PRAGMA integrity_check` of a copy.
 pub struct DbStats {
+    /// Bytes per page.
     pub page_size: u64,
+    /// Pages in the file.
     pub page_count: u64,
+    /// User tables (not `sqlite_*`) by name, with their row counts.
     pub tables: Vec<TableInfo>,
+    /// "ok", or the first problems found.
     pub integrity: String,
 }
 
 /// Stats of a database copy inside a backup.
+///
+/// # Errors
+/// [`Error::Database`] when it cannot be opened or read.
 pub fn stats(path: &Path) -> Result<DbStats> {
     stats_of(&open_backup_copy(path)?, path)
 }
@@ -157,7 +163,7 @@ pub fn check_file(path: &Path) -> Result<String> {
 /// nothing (a reader, Lifeboat's own included, may create one), so it counts as absent.
 pub fn fingerprint(path: &Path) -> String {
     let part = |p: &Path| match std::fs::metadata(p) {
-        Ok(m) if m.len() > 0 => format!("{}:{}", m.len(), crate::snapshot::mtime_ns(&m)),
+        Ok(m) if m.len() > 0 => format!("{}:{}", m.len(), crate::fsx::mtime_ns(&m)),
         _ => "-".into(),
     };
     let mut wal = path.as_os_str().to_os_string();

@@ -9,27 +9,39 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::manifest::{EntryKind, FileEntry, Manifest, INFO_FILE, MANIFEST_FILE};
-use crate::progress::{Phase, Progress, ProgressUpdate};
-use crate::{snapshot, sqlite};
+use crate::fsx;
+use crate::layout::{INFO_FILE, MANIFEST_FILE};
+use crate::manifest::{unsafe_path, EntryKind, FileEntry, Manifest};
+use crate::progress::{Phase, Progress, Throttle};
+use crate::sqlite;
 
 /// One thing wrong with a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Problem {
+    /// The entry, relative to the backup folder.
     pub path: String,
     /// missing, size, changed, extra, corrupt, manifest, unreadable, unsafe
     pub problem: String,
+    /// What exactly is wrong.
     pub detail: String,
 }
 
 /// The result of checking one backup.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct VerifyReport {
+    /// The backup's folder name.
     pub name: String,
+    /// The folder.
     pub path: PathBuf,
+    /// No problem found.
     pub ok: bool,
+    /// Files and databases checked.
     pub files_checked: u64,
+    /// Bytes checked.
     pub bytes_checked: u64,
+    /// Every problem, sorted by path.
     pub problems: Vec<Problem>,
 }
 
@@ -44,78 +56,63 @@ fn problem(path: &str, problem: &str, detail: impl Into<String>) -> Problem {
     Problem { path: path.to_string(), problem: problem.to_string(), detail: detail.into() }
 }
 
-/// Why a manifest path may not be used, if it may not: absolute, `..`, or empty.
-pub fn unsafe_path(rel: &str) -> Option<&'static str> {
-    let p = Path::new(rel);
-    if rel.is_empty() {
-        Some("empty path")
-    } else if p.is_absolute() || rel.starts_with('/') || rel.starts_with('\\') || p.has_root() {
-        Some("absolute path")
-    } else if p.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
-        || rel.split(['/', '\\']).any(|s| s == "..")
-    {
-        Some("contains `..`")
-    } else {
-        None
-    }
-}
-
-/// Checks the backup in `dir`. A missing or unreadable manifest makes the backup
-/// incomplete: reported as a problem, never as fine.
-pub fn verify(dir: &Path, progress: &dyn Progress) -> Result<VerifyReport> {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut report = VerifyReport {
-        name,
+fn empty_report(dir: &Path) -> VerifyReport {
+    VerifyReport {
+        name: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         path: dir.to_path_buf(),
         ok: false,
         files_checked: 0,
         bytes_checked: 0,
         problems: Vec::new(),
-    };
-    let manifest = match Manifest::read(dir) {
-        Ok(m) => m,
+    }
+}
+
+/// Checks the backup in `dir`. A missing or unreadable manifest makes the backup
+/// incomplete: reported as a problem, never as fine.
+///
+/// # Errors
+/// None today: every finding is a [`Problem`] in the report.
+pub fn verify(dir: &Path, progress: &dyn Progress) -> Result<VerifyReport> {
+    match Manifest::read(dir) {
+        Ok(m) => Ok(verify_against(dir, &m, progress)),
         Err(e) => {
+            let mut report = empty_report(dir);
             report.problems.push(problem(
                 MANIFEST_FILE,
                 "manifest",
                 format!("missing or unreadable, the backup is incomplete: {e}"),
             ));
-            return Ok(report);
+            Ok(report)
         }
-    };
+    }
+}
+
+/// Checks the backup in `dir` against `manifest`, already read (restore reads it once).
+pub fn verify_against(dir: &Path, manifest: &Manifest, progress: &dyn Progress) -> VerifyReport {
     let total_bytes: u64 = manifest.files.iter().map(|f| f.size).sum();
     let total_files =
         manifest.files.iter().filter(|f| matches!(f.kind, EntryKind::File | EntryKind::Database)).count() as u64;
-    let done = std::sync::atomic::AtomicU64::new(0);
-    let done_bytes = std::sync::atomic::AtomicU64::new(0);
+    let throttle = Throttle::new(progress, Phase::Verifying, total_files, total_bytes);
     let mut problems: Vec<Problem> = manifest
         .files
         .par_iter()
         .flat_map_iter(|entry| {
-            let found = check_entry(dir, entry, &manifest);
+            let found = check_entry(dir, entry, manifest);
             if matches!(entry.kind, EntryKind::File | EntryKind::Database) {
-                let files = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                let bytes = done_bytes.fetch_add(entry.size, std::sync::atomic::Ordering::Relaxed) + entry.size;
-                if files.is_multiple_of(64) || files == total_files {
-                    progress.update(&ProgressUpdate {
-                        phase: Phase::Verifying,
-                        files_done: files,
-                        files_total: total_files,
-                        bytes_done: bytes,
-                        bytes_total: total_bytes,
-                    });
-                }
+                throttle.add(1, entry.size);
             }
             found
         })
         .collect();
-    problems.extend(extra_files(dir, &manifest));
+    throttle.finish();
+    problems.extend(extra_files(dir, manifest));
     problems.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut report = empty_report(dir);
     report.files_checked = total_files;
     report.bytes_checked = total_bytes;
     report.ok = problems.is_empty();
     report.problems = problems;
-    Ok(report)
+    report
 }
 
 fn check_entry(dir: &Path, entry: &FileEntry, manifest: &Manifest) -> Vec<Problem> {
@@ -150,8 +147,8 @@ fn check_entry(dir: &Path, entry: &FileEntry, manifest: &Manifest) -> Vec<Proble
                 return vec![problem(&entry.path, "size", format!("{} bytes instead of {}", meta.len(), entry.size))];
             }
             let mut out = Vec::new();
-            match snapshot::hash_file(&path) {
-                Ok(h) if Some(h) == entry.blake3 => {}
+            match fsx::hash_file(&path) {
+                Ok(h) if Some(crate::manifest::Hash(h)) == entry.blake3 => {}
                 Ok(_) => out.push(problem(&entry.path, "changed", "content differs from the manifest's BLAKE3 hash")),
                 Err(e) => return vec![problem(&entry.path, "unreadable", e.to_string())],
             }

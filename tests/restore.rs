@@ -353,7 +353,7 @@ fn restore_waits_for_a_writer_that_finishes_then_succeeds() {
 }
 
 fn sqlite_timeout() -> Duration {
-    lifeboat::sqlite::BUSY_TIMEOUT
+    lifeboat::BUSY_TIMEOUT
 }
 
 #[test]
@@ -376,7 +376,7 @@ fn restore_refuses_a_database_held_by_a_writer_that_never_lets_go_and_changes_no
     let t0 = Instant::now();
     let err = fx.engine.restore(&name, &NoProgress).expect_err("restore beside a writer that never lets go");
     let took = t0.elapsed();
-    assert_eq!(err.kind(), "database_busy", "{err}");
+    assert_eq!(err.kind().as_str(), "database_busy", "{err}");
     let msg = err.to_string();
     assert!(msg.contains(DB_NAME), "{msg}");
     assert!(msg.contains("in use by another program"), "{msg}");
@@ -556,7 +556,7 @@ fn restore_refuses_an_item_reached_through_a_live_symlink_out_of_the_source() {
     let outside_before = outside_snapshot(fx.root(), &fx.app.dir, &fx.dest());
     let rows_before = live_rows(&fx.app.db());
     let err = fx.engine.restore(&name, &NoProgress).expect_err("an item through a symlink out of the source");
-    assert_eq!(err.kind(), "unsafe_path", "{err}");
+    assert_eq!(err.kind().as_str(), "unsafe_path", "{err}");
     assert!(err.to_string().contains("sub/audio"), "{err}");
     assert_eq!(outside_snapshot(fx.root(), &fx.app.dir, &fx.dest()), outside_before, "written outside the source");
     assert_eq!(live_rows(&fx.app.db()), rows_before);
@@ -580,7 +580,7 @@ fn restore_over_a_live_folder_replaced_by_a_symlink_writes_nothing_outside() {
             assert!(!fs::symlink_metadata(fx.app.dir.join("audio_files")).unwrap().file_type().is_symlink());
             assert_eq!(fx.state(), backed_up);
         }
-        Err(e) => assert_eq!(e.kind(), "unsafe_path", "{e}"),
+        Err(e) => assert_eq!(e.kind().as_str(), "unsafe_path", "{e}"),
     }
     assert_eq!(outside_snapshot(fx.root(), &fx.app.dir, &fx.dest()), outside_before, "written outside the source");
     assert_eq!(fs::read(outside.join("precious.txt")).unwrap(), b"not the app's");
@@ -806,7 +806,7 @@ fn assert_crafted_restore_refused(fx: &Fixture, name: &str, what: &str) {
     let source_before = fx.state();
     let outside_before = outside_snapshot(fx.root(), &fx.app.dir, &fx.dest());
     let err = fx.engine.restore(name, &NoProgress).expect_err(what);
-    assert!(matches!(err.kind(), "unsafe_path" | "damaged"), "{what}: refused as {} ({err})", err.kind());
+    assert!(matches!(err.kind().as_str(), "unsafe_path" | "damaged"), "{what}: refused as {} ({err})", err.kind());
     assert_eq!(outside_snapshot(fx.root(), &fx.app.dir, &fx.dest()), outside_before, "{what}: written outside");
     assert_eq!(fx.state(), source_before, "{what}: the source changed");
     assert_eq!(restore_leftovers(&fx.app.dir), Vec::<String>::new(), "{what}");
@@ -930,7 +930,7 @@ fn crafted_manifest_with_a_symlink_escape_is_refused_and_nothing_is_written() {
 
     let outside_before = outside_snapshot(fx.root(), &fx.app.dir, &fx.dest());
     let err = fx.engine.restore(&name, &NoProgress).expect_err("symlink escape");
-    assert_eq!(err.kind(), "unsafe_path", "{err}");
+    assert_eq!(err.kind().as_str(), "unsafe_path", "{err}");
     assert!(err.to_string().contains("audio_files/link/"), "{err}");
     assert_eq!(outside_snapshot(fx.root(), &fx.app.dir, &fx.dest()), outside_before, "written through the link");
     assert_crafted_restore_refused(&fx, &name, "symlink escape");
@@ -947,7 +947,7 @@ fn failing_before_restore_hook_aborts_and_changes_nothing() {
     let dest_before = entries(&fx.dest());
 
     let err = fx.engine.restore(&name, &NoProgress).expect_err("before_restore failed");
-    assert_eq!(err.kind(), "hook", "{err}");
+    assert_eq!(err.kind().as_str(), "hook", "{err}");
     let msg = err.to_string();
     assert!(msg.contains("before_restore"), "{msg}");
     assert!(msg.contains("refuses to stop"), "{msg}");
@@ -984,7 +984,7 @@ fn after_restore_hook_runs_after_the_restore_and_sees_the_outcome() {
     // After a failed restore it runs too, and is told so.
     fs::remove_file(&marker).unwrap();
     let err = fx.engine.restore("backup_1999-01-01_00-00-00", &NoProgress).unwrap_err();
-    assert_eq!(err.kind(), "no_such_backup", "{err}");
+    assert_eq!(err.kind().as_str(), "no_such_backup", "{err}");
     let got = fs::read_to_string(&marker).expect("after_restore did not run after a failure");
     assert!(got.starts_with("after_restore failed"), "{got}");
 }
@@ -993,7 +993,7 @@ fn after_restore_hook_runs_after_the_restore_and_sees_the_outcome() {
 fn failing_before_backup_hook_aborts_the_backup_and_leaves_no_backup_folder() {
     let fx = Fixture::with(|p| p.before_backup = Some("echo 'cannot pause the scorer' >&2; exit 7".into()));
     let err = fx.engine.backup(Trigger::Manual, &NoProgress).expect_err("before_backup failed");
-    assert_eq!(err.kind(), "hook", "{err}");
+    assert_eq!(err.kind().as_str(), "hook", "{err}");
     assert!(err.to_string().contains("before_backup"), "{err}");
     assert_nothing_written(&fx.dest());
 

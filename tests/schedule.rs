@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use lifeboat::schedule::{Clock, Pause, Scheduler};
 use lifeboat::{BackupOutcome, Engine, Profile, Trigger};
+use lifeboat::{Clock, Pause, Scheduler};
 
 struct FakeClock(Mutex<DateTime<Utc>>);
 
@@ -84,22 +84,22 @@ async fn a_failed_attempt_is_retried_after_a_pause_not_every_tick() {
     let mut events = s.subscribe();
 
     let e = s.backup_now(Trigger::Scheduled).await.unwrap_err();
-    assert_eq!(e.kind(), "destination_unavailable");
+    assert_eq!(e.kind().as_str(), "destination_unavailable");
     assert!(e.to_string().contains("unplugged drive"), "{e}");
     assert!(!dir.path().join("unplugged drive").exists(), "no look-alike folder is created");
     let mut streaks = Vec::new();
     while let Ok(ev) = events.try_recv() {
-        if let lifeboat::schedule::Event::Failed { streak, .. } = ev {
+        if let lifeboat::Event::Failed { streak, .. } = ev {
             streaks.push(streak);
         }
     }
     assert_eq!(streaks, vec![1]);
     assert!(!s.due_now(), "right after a failure");
-    clock.advance(lifeboat::schedule::DEFAULT_RETRY_AFTER + chrono::Duration::seconds(1));
+    clock.advance(lifeboat::DEFAULT_RETRY_AFTER + chrono::Duration::seconds(1));
     assert!(s.due_now(), "retried after the pause");
     let _ = s.backup_now(Trigger::Scheduled).await;
     let streak = loop {
-        if let lifeboat::schedule::Event::Failed { streak, .. } = events.recv().await.unwrap() {
+        if let lifeboat::Event::Failed { streak, .. } = events.recv().await.unwrap() {
             break streak;
         }
     };
@@ -164,7 +164,7 @@ fn lifeboat_run_backs_up_on_start_then_skips_unchanged_then_backs_up_changes() {
 
     std::fs::write(profile.source.join("audio files/take 3.wav"), b"a new take").unwrap();
     wait_for("a backup of the change", Duration::from_secs(20), || backups(&dest).len() == 2);
-    let newest = lifeboat::catalog::newest_backup(&dest).unwrap();
+    let newest = lifeboat::newest_backup(&dest).unwrap();
     assert_eq!(newest.trigger, Trigger::Scheduled);
     drop(run);
 }

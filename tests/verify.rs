@@ -307,7 +307,7 @@ fn restore_from_a_damaged_backup_is_refused_naming_the_problem_and_changes_nothi
     let dest_before = entries(&fx.dest);
 
     let err = fx.engine.restore(&fx.name, &NoProgress).expect_err("restore from a damaged backup");
-    assert_eq!(err.kind(), "damaged", "{err}");
+    assert_eq!(err.kind().as_str(), "damaged", "{err}");
     assert!(err.to_string().contains(damaged), "{err}");
     assert_eq!(live_state(&fx.app), before, "the source changed");
     assert_eq!(entries(&fx.dest), dest_before, "the destination changed");

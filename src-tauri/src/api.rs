@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use lifeboat::schedule::Pause;
-use lifeboat::{config, BackupInfo, BackupOutcome, Engine, Error, Profile, RunRecord, Trigger};
+use lifeboat::Pause;
+use lifeboat::{BackupInfo, BackupOutcome, Engine, Error, ErrorKind, Profile, RunRecord, Trigger};
 use serde::{Deserialize, Serialize};
 
 use crate::state::{AppState, AppStatus};
@@ -12,7 +12,7 @@ use crate::state::{AppState, AppStatus};
 /// How a command fails: the engine's `{kind, message}`, and for settings the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CommandError {
-    pub kind: String,
+    pub kind: ErrorKind,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
@@ -81,13 +81,13 @@ fn yes() -> bool {
     true
 }
 fn default_every_hours() -> f64 {
-    config::DEFAULT_EVERY_HOURS
+    lifeboat::DEFAULT_EVERY_HOURS
 }
 fn default_keep() -> usize {
-    config::DEFAULT_KEEP
+    lifeboat::DEFAULT_KEEP
 }
 fn default_hook_timeout() -> u64 {
-    config::DEFAULT_HOOK_TIMEOUT_SECS
+    lifeboat::DEFAULT_HOOK_TIMEOUT_SECS
 }
 
 impl From<&Profile> for ProfileSettings {
@@ -180,10 +180,10 @@ pub fn get_settings(state: &AppState) -> Settings {
 /// The first save also turns launch at login on, unless the form turned it off.
 pub fn save_settings(state: &AppState, settings: Settings) -> ApiResult<Settings> {
     let Some(form) = &settings.profile else {
-        return Err(field_error(Error::invalid("choose the folder to back up"), "source"));
+        return Err(field_error(Error::setting("source", "choose the folder to back up"), "source"));
     };
     let profile = form.to_profile();
-    config::check_on_disk(&profile).map_err(|e| {
+    lifeboat::check_on_disk(&profile).map_err(|e| {
         let field = field_of(&e, &profile);
         tracing::info!("settings refused ({}): {e}", field.unwrap_or("-"));
         CommandError { field: field.map(String::from), ..e.into() }
@@ -249,7 +249,7 @@ pub fn pause_backups(state: &AppState, hours: Option<f64>) -> ApiResult<AppStatu
         Some(h) if h.is_finite() && h > 0.0 => {
             Pause::Until(state.scheduler.now() + chrono::Duration::milliseconds((h * 3_600_000.0) as i64))
         }
-        Some(h) => return Err(Error::invalid(format!("pause for a number of hours above 0, not {h}")).into()),
+        Some(h) => return Err(Error::setting("hours", format!("pause for a number of hours above 0, not {h}")).into()),
     };
     state.scheduler.pause(pause);
     Ok(state.status())
@@ -271,7 +271,7 @@ pub fn get_history(state: &AppState, limit: usize) -> ApiResult<Vec<RunRecord>> 
 pub fn backup_folder(state: &AppState, name: Option<&str>) -> ApiResult<PathBuf> {
     let engine = state.require_engine()?;
     match name {
-        Some(n) => Ok(lifeboat::catalog::backup_dir(engine.destination(), n)?),
+        Some(n) => Ok(lifeboat::backup_dir(engine.destination(), n)?),
         None if engine.destination().is_dir() => Ok(engine.destination().to_path_buf()),
         None => Err(Error::DestinationUnavailable {
             path: engine.destination().to_path_buf(),

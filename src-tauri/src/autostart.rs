@@ -36,7 +36,7 @@ impl<R: Runtime> LoginItem for PluginLoginItem<R> {
     fn set(&self, enabled: bool) -> Result<bool, Error> {
         let manager = self.0.autolaunch();
         let result = if enabled { manager.enable() } else { manager.disable() };
-        result.map_err(|e| Error::invalid(format!("cannot change launch at login: {e}")))?;
+        result.map_err(|e| Error::Internal { message: format!("cannot change launch at login: {e}") })?;
         #[cfg(target_os = "linux")]
         if enabled {
             if let Some(entry) = linux_entry_path() {

@@ -19,9 +19,9 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&AppState) -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     let state = Arc::clone(state);
-    tauri::async_runtime::spawn_blocking(move || f(&state))
-        .await
-        .unwrap_or_else(|e| Err(CommandError { kind: "internal".into(), message: e.to_string(), field: None }))
+    tauri::async_runtime::spawn_blocking(move || f(&state)).await.unwrap_or_else(|e| {
+        Err(CommandError { kind: lifeboat::ErrorKind::Internal, message: e.to_string(), field: None })
+    })
 }
 
 #[tauri::command]
@@ -130,7 +130,7 @@ pub async fn open_log_file(state: AppStateRef<'_>) -> ApiResult<()> {
 pub fn open_path(path: PathBuf) -> ApiResult<()> {
     tracing::info!("open {}", path.display());
     opener::open(&path).map_err(|e| CommandError {
-        kind: "open".into(),
+        kind: lifeboat::ErrorKind::Io,
         message: format!("cannot open {}: {e}", path.display()),
         field: None,
     })

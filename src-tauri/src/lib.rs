@@ -13,23 +13,23 @@ pub mod window;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lifeboat::{paths, Config};
+use lifeboat::Config;
 use tauri::{Manager, RunEvent};
 
 use crate::state::AppState;
 
-/// How often the scheduler looks at the clock: `LIFEBOAT_TICK_SECS`, else 60 s.
+/// How often the scheduler looks at the clock: `LIFEBOAT_TICK_SECS`, else 60 s. A bad
+/// value is logged and the default used: the tray app has no terminal to refuse on.
 pub fn tick() -> Duration {
-    std::env::var("LIFEBOAT_TICK_SECS")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map_or(lifeboat::schedule::DEFAULT_TICK, Duration::from_secs_f64)
+    lifeboat::tick().unwrap_or_else(|e| {
+        tracing::error!("{e}; using {} s", lifeboat::DEFAULT_TICK.as_secs());
+        lifeboat::DEFAULT_TICK
+    })
 }
 
 /// Starts the app and runs until "Quit"; returns the exit code.
 pub fn run() -> i32 {
-    let _log_guard = lifeboat::logging::init(&paths::log_dir(), Some(tracing::Level::WARN));
+    let _log_guard = lifeboat::init_logging(&lifeboat::log_dir(), Some(tracing::Level::WARN));
     tracing::info!("Lifeboat {} starting (pid {})", env!("CARGO_PKG_VERSION"), std::process::id());
     let tick = tick();
     let app = tauri::Builder::default()
@@ -44,7 +44,7 @@ pub fn run() -> i32 {
             app.set_activation_policy(tauri::ActivationPolicy::Accessory);
             let handle = app.handle().clone();
             let login = Arc::new(autostart::PluginLoginItem(handle.clone()));
-            let state = Arc::new(AppState::load(Config::default_path(), &paths::data_dir(), login));
+            let state = Arc::new(AppState::load(Config::default_path(), &lifeboat::data_dir(), login));
             app.manage(Arc::clone(&state));
             tray::create(&handle, &state.status())?;
             events::start(&handle, Arc::clone(&state), tick);

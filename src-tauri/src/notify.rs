@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use chrono::{DateTime, Duration, Utc};
-use lifeboat::schedule::{Activity, Event};
+use lifeboat::{Activity, Event};
 use lifeboat::{BackupOutcome, Status};
 
 /// No successful backup for this long is worth telling (once per episode).
@@ -66,7 +66,7 @@ impl Notifier {
                         "{}: {} files, {}",
                         backup.name,
                         backup.totals.files + backup.totals.databases,
-                        lifeboat::manifest::human_bytes(backup.totals.bytes)
+                        lifeboat::view::human_bytes(backup.totals.bytes)
                     ),
                 })
             }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
-use lifeboat::schedule::{Activity, Pause, Scheduler, SystemClock};
+use lifeboat::{Activity, Pause, Scheduler, SystemClock};
 use lifeboat::{Config, Engine, Error, Health, ProgressUpdate, Status};
 use serde::Serialize;
 
@@ -77,14 +77,12 @@ impl AppState {
     }
 
     pub fn require_engine(&self) -> Result<Arc<Engine>, Error> {
-        self.scheduler
-            .engine()
-            .ok_or_else(|| Error::invalid("Lifeboat is not set up yet: choose what to back up first"))
+        self.scheduler.engine().ok_or(Error::NotSetUp)
     }
 
     /// The log file to open: today's, or the log folder before anything was written.
     pub fn log_file(&self) -> PathBuf {
-        lifeboat::logging::current_log_file(&self.log_dir).unwrap_or_else(|| self.log_dir.clone())
+        lifeboat::current_log_file(&self.log_dir).unwrap_or_else(|| self.log_dir.clone())
     }
 
     /// Reads the engine's status afresh (touches the destination and the history).

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use common::Sandbox;
-use lifeboat::schedule::Pause;
+use lifeboat::Pause;
 use lifeboat::{BackupKind, BackupOutcome, Trigger};
 use lifeboat_app::api::{self, ProfileSettings, Settings};
 use lifeboat_app::autostart::MemoryLoginItem;
@@ -91,7 +91,7 @@ fn invalid_settings_name_the_field() {
     let mut s = settings_for(&sb);
     s.profile.as_mut().unwrap().destination = sb.root.path().join("no such drive/Backups/app");
     let e = api::save_settings(&state, s).unwrap_err();
-    assert_eq!(e.kind, "destination_unavailable");
+    assert_eq!(e.kind.as_str(), "destination_unavailable");
     assert_eq!(e.field.as_deref(), Some("destination"));
     assert!(e.message.contains("no such drive"), "{}", e.message);
     let json = serde_json::to_value(&e).unwrap();
@@ -160,14 +160,14 @@ async fn a_missing_destination_fails_with_its_cause() {
     std::fs::remove_dir_all(sb.destination.parent().unwrap()).unwrap();
     let mut events = state.scheduler.subscribe();
     let e = api::backup_now(&state).await.unwrap_err();
-    assert_eq!(e.kind, "destination_unavailable", "{e:?}");
+    assert_eq!(e.kind.as_str(), "destination_unavailable", "{e:?}");
     let status = api::get_status(&state);
     assert_eq!(status.state, State::NeedsAttention);
     assert!(status.headline.starts_with("Last backup failed: destination not available"), "{}", status.headline);
     // The first failure of a streak is what the app notifies.
     let mut streak = None;
     while let Ok(ev) = events.try_recv() {
-        if let lifeboat::schedule::Event::Failed { streak: s, .. } = ev {
+        if let lifeboat::Event::Failed { streak: s, .. } = ev {
             streak = Some(s);
         }
     }

@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use common::{require_display, wait_for, PrivateBus};
-use lifeboat::schedule::{Activity, Event};
+use lifeboat::{Activity, Event};
 use lifeboat::{ErrorReport, Trigger};
 use lifeboat_app::notify::{self, Note, Notifier};
 
@@ -27,7 +27,7 @@ fn failure(streak: usize) -> Event {
         activity: Activity::Backup,
         trigger: Some(Trigger::Scheduled),
         error: ErrorReport {
-            kind: "destination_unavailable".into(),
+            kind: lifeboat::ErrorKind::DestinationUnavailable,
             message: "destination not available: /media/ana/Backups does not exist — is the drive connected?".into(),
         },
         streak,

@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use chrono::{DateTime, Local, Utc};
+use chrono::Utc;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use lifeboat::manifest::human_bytes;
-use lifeboat::schedule::{self, Event, Scheduler, SystemClock};
-use lifeboat::{BackupInfo, BackupOutcome, Config, Engine, Error, Profile, Progress, ProgressUpdate, Result, Trigger};
+use lifeboat::view::{self, human_bytes, local_time};
+use lifeboat::{
+    BackupInfo, BackupKind, BackupOutcome, Config, Engine, Error, Event, Profile, Progress, ProgressUpdate, Result,
+    Scheduler, SystemClock, Trigger,
+};
 
 #[derive(Parser)]
 #[command(
@@ -19,8 +21,8 @@ use lifeboat::{BackupInfo, BackupOutcome, Config, Engine, Error, Profile, Progre
     about = "Rolling, restorable backups of an app's SQLite database and asset folders"
 )]
 struct Cli {
-    /// Config file [default: the platform config dir, e.g. ~/.config/lifeboat/config.toml]
-    #[arg(long, global = true, env = "LIFEBOAT_CONFIG")]
+    /// Config file [default: $LIFEBOAT_CONFIG, else the platform config dir, e.g. ~/.config/lifeboat/config.toml]
+    #[arg(long, global = true)]
     config: Option<PathBuf>,
     /// Profile to use when the config has several
     #[arg(long, global = true)]
@@ -43,9 +45,9 @@ enum Command {
         /// A glob of names to leave out (repeat)
         #[arg(long = "exclude")]
         exclude: Vec<String>,
-        #[arg(long, default_value_t = lifeboat::config::DEFAULT_KEEP)]
+        #[arg(long, default_value_t = lifeboat::DEFAULT_KEEP)]
         keep: usize,
-        #[arg(long, default_value_t = lifeboat::config::DEFAULT_EVERY_HOURS)]
+        #[arg(long, default_value_t = lifeboat::DEFAULT_EVERY_HOURS)]
         every_hours: f64,
         /// Profile name [default: the source folder's name]
         #[arg(long)]
@@ -88,7 +90,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stderr_level = matches!(cli.command, Command::Run).then_some(tracing::Level::INFO);
-    let _guard = lifeboat::logging::init(&lifeboat::paths::log_dir(), stderr_level);
+    let _guard = lifeboat::init_logging(&lifeboat::log_dir(), stderr_level);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -128,9 +130,11 @@ fn absolute(p: &Path) -> Result<PathBuf> {
     let s = p.to_string_lossy();
     let expanded = match s.strip_prefix("~") {
         Some(rest) if rest.is_empty() || rest.starts_with('/') || rest.starts_with('\\') => {
-            let home = directories::BaseDirs::new()
-                .map(|b| b.home_dir().to_path_buf())
-                .ok_or_else(|| Error::invalid("cannot find your home folder to expand `~`"))?;
+            let home =
+                directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()).ok_or_else(|| Error::Selection {
+                    path: p.to_path_buf(),
+                    message: "cannot find your home folder to expand `~` — give the full path".into(),
+                })?;
             home.join(rest.trim_start_matches(['/', '\\']))
         }
         _ => p.to_path_buf(),
@@ -159,7 +163,7 @@ fn init(
     profile.exclude = exclude;
     profile.keep = keep;
     profile.every_hours = every_hours;
-    lifeboat::config::check_on_disk(&profile)?;
+    lifeboat::check_on_disk(&profile)?;
     let mut config = match Config::load(config_path) {
         Ok(c) => c,
         Err(Error::NoConfig { .. }) => Config::default(),
@@ -206,7 +210,7 @@ impl Bar {
 impl Progress for Bar {
     fn update(&self, u: &ProgressUpdate) {
         if let Some(b) = &self.0 {
-            b.set_message(format!("{} {}/{}", u.phase.label(), u.files_done, u.files_total));
+            b.set_message(format!("{} {}/{}", view::phase_label(u.phase), u.files_done, u.files_total));
             // Nothing counted yet (scanning) draws an empty bar, not a full one.
             b.set_length(u.bytes_total.max(1));
             b.set_position(u.bytes_done);
@@ -255,10 +259,6 @@ fn print_summary(b: &BackupInfo) {
     }
 }
 
-fn local(t: DateTime<Utc>) -> String {
-    DateTime::<Local>::from(t).format("%Y-%m-%d %H:%M:%S").to_string()
-}
-
 fn list(engine: &Engine, json: bool) -> Result<ExitCode> {
     let backups = engine.list()?;
     if json {
@@ -269,31 +269,11 @@ fn list(engine: &Engine, json: bool) -> Result<ExitCode> {
         println!("No backups yet in {}. Make one with `lifeboat backup`.", engine.destination().display());
     }
     for b in &backups {
-        let label = if b.kind == lifeboat::BackupKind::PreRestore { " (safety snapshot)" } else { "" };
-        println!("{}{label}  {}  {}", b.name, local(b.started_at), b.trigger);
+        let label = if b.kind == BackupKind::PreRestore { " (safety snapshot)" } else { "" };
+        println!("{}{label}  {}  {}", b.name, local_time(b.started_at), b.trigger);
         print_summary(b);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn ago(t: DateTime<Utc>) -> String {
-    let d = Utc::now() - t;
-    let (n, unit) = if d.num_days() >= 2 {
-        (d.num_days(), "days")
-    } else if d.num_hours() >= 1 {
-        (d.num_hours(), "h")
-    } else {
-        (d.num_minutes().max(0), "min")
-    };
-    if d.num_seconds() < 0 {
-        let d = -d;
-        return if d.num_hours() >= 1 {
-            format!("in {} h", d.num_hours())
-        } else {
-            format!("in {} min", d.num_minutes() + 1)
-        };
-    }
-    format!("{n} {unit} ago")
 }
 
 fn status(engine: &Engine, json: bool) -> Result<ExitCode> {
@@ -309,24 +289,19 @@ fn status(engine: &Engine, json: bool) -> Result<ExitCode> {
         s.destination.display(),
         if s.destination_available { "" } else { " (NOT AVAILABLE)" }
     );
-    println!(
-        "Health:       {}",
-        match s.health {
-            lifeboat::Health::Ok => "protected",
-            lifeboat::Health::NoBackup => "no backup yet",
-            lifeboat::Health::Failing => "needs attention: the last backup failed",
-            lifeboat::Health::Overdue => "needs attention: backups are overdue",
-            lifeboat::Health::Damaged => "needs attention: the newest backup failed verify — make a new backup",
-        }
-    );
+    let now = Utc::now();
+    let words = view::status_view(&s, now);
+    println!("Health:       {}", view::health_line(s.health));
     match &s.last_backup {
-        Some(b) => println!("Last backup:  {} ({}, {})", b.name, local(b.started_at), ago(b.started_at)),
+        Some(b) => {
+            println!("Last backup:  {} ({}, {})", b.name, local_time(b.started_at), view::ago(now, b.started_at))
+        }
         None => println!("Last backup:  none"),
     }
     if let Some(a) = &s.last_attempt {
         println!(
             "Last attempt: {} {} ({})",
-            local(a.started_at),
+            local_time(a.started_at),
             serde_json::to_value(a.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
             a.trigger
         );
@@ -335,8 +310,8 @@ fn status(engine: &Engine, json: bool) -> Result<ExitCode> {
         println!("Last error:   {}", e.message);
     }
     match s.next_due {
-        Some(t) if t > Utc::now() => println!("Next backup:  {} ({})", local(t), ago(t)),
-        _ => println!("Next backup:  due now"),
+        Some(t) if t > now => println!("Next backup:  {} ({})", local_time(t), words.next_due),
+        _ => println!("Next backup:  {}", words.next_due),
     }
     println!("Backups:      {} kept of {}, every {} h", s.backups, s.keep, s.every_hours);
     Ok(ExitCode::SUCCESS)
@@ -369,7 +344,11 @@ fn restore(engine: &Engine, name: &str, yes: bool, json: bool) -> Result<ExitCod
     let plan = engine.restore_preview(name)?;
     if !yes {
         if !std::io::stdin().is_terminal() {
-            return Err(Error::invalid(format!("refusing to restore {name} without confirmation: there is no terminal to ask on — run again with --yes")));
+            return Err(Error::Refused {
+                message: format!(
+                    "refusing to restore {name} without confirmation: there is no terminal to ask on — run again with --yes"
+                ),
+            });
         }
         println!("Restoring {name} into {} will:", engine.profile().source.display());
         println!(
@@ -415,13 +394,9 @@ fn restore(engine: &Engine, name: &str, yes: bool, json: bool) -> Result<ExitCod
 }
 
 fn run_scheduler(engine: Engine) -> Result<ExitCode> {
-    let tick = std::env::var("LIFEBOAT_TICK_SECS")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .map(std::time::Duration::from_secs_f64)
-        .unwrap_or(schedule::DEFAULT_TICK);
-    let runtime =
-        tokio::runtime::Runtime::new().map_err(|e| Error::invalid(format!("cannot start the scheduler: {e}")))?;
+    let tick = lifeboat::tick()?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| Error::Internal { message: format!("cannot start the scheduler: {e}") })?;
     runtime.block_on(async move {
         let profile = engine.profile().clone();
         let scheduler = Scheduler::new(Some(engine), Arc::new(SystemClock));

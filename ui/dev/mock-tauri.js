@@ -207,12 +207,12 @@ function find(name) {
 function validate(s) {
   const p = s?.profile ?? {};
   const abs = (x) => typeof x === 'string' && x.startsWith('/');
-  if (!abs(p.source)) throw { kind: 'invalid', field: 'source', message: `source ${p.source} is not an absolute path: choose the app's data folder` };
-  if (!abs(p.destination)) throw { kind: 'invalid', field: 'destination', message: `destination ${p.destination} is not an absolute path` };
+  if (!abs(p.source)) throw { kind: 'setting', field: 'source', message: `source ${p.source} is not an absolute path: choose the app's data folder` };
+  if (!abs(p.destination)) throw { kind: 'setting', field: 'destination', message: `destination ${p.destination} is not an absolute path` };
   if (p.destination.startsWith(`${p.source}/`)) {
-    throw { kind: 'invalid', field: 'destination', message: `destination ${p.destination} is inside the source: choose a folder elsewhere` };
+    throw { kind: 'setting', field: 'destination', message: `destination ${p.destination} is inside the source: choose a folder elsewhere` };
   }
-  if (!(p.keep >= 1)) throw { kind: 'invalid', field: 'keep', message: 'keep must be at least 1' };
+  if (!(p.keep >= 1)) throw { kind: 'setting', field: 'keep', message: 'keep must be at least 1' };
 }
 
 // ---- commands ----
