@@ -282,6 +282,28 @@ pub fn bind_read_only(from: &Path, at: &Path) -> Result<Mount, String> {
     Ok(mount)
 }
 
+/// A small ext4 filesystem in an image file `image` of `size_mib` MiB, loop-mounted at
+/// `at`: a small real disk that keeps holes (tmpfs does not when a file is read through
+/// `mmap`: every hole touched gets a page). Needs root; `Err` says why it could not be
+/// done. Unmounted (and its loop device freed) when the returned value is dropped.
+pub fn ext4_image(image: &Path, size_mib: u64, at: &Path) -> Result<Mount, String> {
+    fs::File::create(image).and_then(|f| f.set_len(size_mib << 20)).map_err(|e| e.to_string())?;
+    let out = Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-b", "4096"])
+        .arg(image)
+        .output()
+        .map_err(|e| format!("mkfs.ext4: {e}"))?;
+    if !out.status.success() {
+        return Err(describe(&out));
+    }
+    fs::create_dir_all(at).map_err(|e| e.to_string())?;
+    let out = Command::new("mount").args(["-o", "loop"]).arg(image).arg(at).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(describe(&out));
+    }
+    Ok(Mount { path: at.to_path_buf() })
+}
+
 /// A crashed writer: runs `sql` in the `sqlite3` shell on `db`, waits until it has run
 /// (the shell then touches a marker file in `scratch`), and kills the shell with SIGKILL
 /// while its transaction is still open: nothing is committed, rolled back or closed.
