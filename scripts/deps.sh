@@ -5,7 +5,7 @@ set -euo pipefail
 
 level=${1:-build}
 build_pkgs=(pkg-config build-essential libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev)
-test_pkgs=(xvfb xauth dbus-x11 dbus webkit2gtk-driver dunst sqlite3 imagemagick util-linux)
+test_pkgs=(xvfb xauth dbus-x11 dbus webkit2gtk-driver dunst sqlite3 imagemagick util-linux faketime)
 bench_pkgs=(rsync restic sqlite3 hyperfine time python3)
 
 wanted=("${build_pkgs[@]}")
