@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, IoContext, Result};
 use crate::fsx;
 use crate::layout::{self, BackupKind};
-use crate::manifest::{DatabaseInfo, ItemTotals, Manifest, Totals, Trigger};
+use crate::manifest::{DatabaseInfo, ItemTotals, Manifest, Skipped, Totals, Trigger};
 
 /// How many safety snapshots are kept (the newest).
 pub const KEEP_SAFETY: usize = 1;
@@ -42,6 +42,12 @@ pub struct BackupInfo {
     pub databases: Vec<DatabaseInfo>,
     /// Files that kept changing while they were copied, integrity findings.
     pub warnings: Vec<String>,
+    /// The order of backups in this destination, independent of the wall clock.
+    pub sequence: u64,
+    /// Whether some entries holding data could not be backed up (see `skipped`).
+    pub partial: bool,
+    /// Entries left out, with the reason (unreadable, special, unstorable).
+    pub skipped: Vec<Skipped>,
 }
 
 /// The parts of a manifest a listing needs. Its file list is skipped while parsing,
@@ -56,6 +62,10 @@ struct Summary {
     databases: Vec<DatabaseInfo>,
     #[serde(default)]
     warnings: Vec<String>,
+    #[serde(default)]
+    sequence: u64,
+    #[serde(default)]
+    skipped: Vec<Skipped>,
 }
 
 impl BackupInfo {
@@ -72,6 +82,9 @@ impl BackupInfo {
             items: m.items,
             databases: m.databases,
             warnings: m.warnings,
+            sequence: m.sequence,
+            partial: m.skipped.iter().any(Skipped::is_problem),
+            skipped: m.skipped,
         }
     }
 
@@ -89,12 +102,16 @@ impl BackupInfo {
             items: m.items.clone(),
             databases: m.databases.clone(),
             warnings: m.warnings.clone(),
+            sequence: m.sequence,
+            partial: m.is_partial(),
+            skipped: m.skipped.clone(),
         }
     }
 }
 
 /// Complete backups (a `backup_*` or `pre-restore_*` folder with a readable manifest),
-/// newest first by the manifest's UTC start time, never by folder name alone.
+/// newest first: by the manifest's sequence number (which a wrong clock cannot disturb),
+/// then by its UTC start time, never by folder name alone.
 ///
 /// # Errors
 /// [`Error::DestinationUnavailable`] when the destination is missing; I/O errors reading it.
@@ -123,7 +140,9 @@ pub fn list(destination: &Path) -> Result<Vec<BackupInfo>> {
             Err(e) => tracing::warn!("ignoring incomplete backup {}: {e}", path.display()),
         }
     }
-    out.sort_by(|a, b| b.started_at.cmp(&a.started_at).then_with(|| b.name.cmp(&a.name)));
+    out.sort_by(|a, b| {
+        b.sequence.cmp(&a.sequence).then_with(|| b.started_at.cmp(&a.started_at)).then_with(|| b.name.cmp(&a.name))
+    });
     Ok(out)
 }
 
@@ -176,17 +195,21 @@ pub fn remove_leftovers(destination: &Path) -> Result<Vec<PathBuf>> {
 
 /// Deletes complete backups of `kind` beyond the newest `limit` (oldest first), never
 /// one named in `protect` (the one just made, one being restored from), never an unknown
-/// or incomplete folder, never the last one. Call only while holding the destination lock.
+/// or incomplete folder, never the last one, and never the newest backup with nothing
+/// skipped while newer ones are partial. Call only while holding the destination lock.
 /// Returns the names deleted.
 ///
 /// # Errors
 /// Listing the destination or removing a backup failing (what was removed stays removed).
 pub fn rotate_keeping(destination: &Path, kind: BackupKind, limit: usize, protect: &[&str]) -> Result<Vec<String>> {
     let of_kind: Vec<BackupInfo> = list(destination)?.into_iter().filter(|b| b.kind == kind).collect();
+    // The newest whole backup is kept while any newer one is partial: it holds what
+    // the partial ones lack.
+    let newest_whole = of_kind.iter().position(|b| !b.partial).filter(|&i| i > 0).map(|i| of_kind[i].name.as_str());
     let mut deleted = Vec::new();
     // Oldest first, so a run killed part-way has removed the oldest, never a newer one.
     for old in of_kind.iter().skip(limit.max(1)).rev() {
-        if protect.contains(&old.name.as_str()) {
+        if protect.contains(&old.name.as_str()) || newest_whole == Some(old.name.as_str()) {
             continue;
         }
         fsx::remove_tree_safely(&old.path, &layout::deleting_name(&old.name))?;

@@ -33,6 +33,8 @@ pub enum Health {
     Overdue,
     /// The newest backup failed its last verify: make a new one.
     Damaged,
+    /// The newest backup is partial: some entries could not be read or stored.
+    Partial,
 }
 
 /// The state shown by `lifeboat status`, the tray and the window.
@@ -66,15 +68,36 @@ pub struct Status {
     pub every_hours: f64,
     /// Regular backups kept.
     pub keep: usize,
+    /// The entries the newest backup could not back up (relative, escaped), when it is
+    /// partial.
+    pub not_backed_up: Vec<String>,
+    /// Set when a backup is dated later than now: this machine's clock was, or is, wrong.
+    pub clock_warning: Option<String>,
 }
 
 /// A backup is called overdue once it is this much later than due.
 pub const OVERDUE_GRACE: Duration = Duration::hours(1);
 
+/// How far in the future a backup's time may be before the clock is called wrong.
+pub const CLOCK_SLACK: Duration = Duration::minutes(5);
+
 /// Due time after the newest backup (or last unchanged check): that time plus
 /// `every_hours`. `None` when there is none: due now.
 pub fn next_due(newest: Option<DateTime<Utc>>, every_hours: f64) -> Option<DateTime<Utc>> {
     newest.map(|t| t + Duration::milliseconds((every_hours * 3_600_000.0) as i64))
+}
+
+/// [`next_due`] from the newest backup and the last skip, ignoring times in the future.
+fn trusted_next_due(
+    newest: Option<DateTime<Utc>>,
+    last_skip: Option<DateTime<Utc>>,
+    every_hours: f64,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if newest.is_some_and(|t| t > now + CLOCK_SLACK) {
+        return None;
+    }
+    next_due(newest.max(last_skip.filter(|t| *t <= now + CLOCK_SLACK)), every_hours)
 }
 
 /// Checks a new profile against the disk, as `init` and the app's setup do: its settings,
@@ -159,7 +182,11 @@ impl Engine {
         let mut r = RunRecord::new(&self.profile.name, "backup", trigger.as_str(), started);
         match &result {
             Ok(BackupOutcome::Created { backup }) => {
-                r.outcome = Outcome::Success;
+                r.outcome = if backup.partial { Outcome::Partial } else { Outcome::Success };
+                if backup.partial {
+                    let n = backup.skipped.iter().filter(|k| k.is_problem()).count();
+                    r.error = Some(format!("{n} item(s) not backed up"));
+                }
                 r.backup = Some(backup.name.clone());
                 r.files = backup.totals.files + backup.totals.databases;
                 r.bytes = backup.totals.bytes;
@@ -182,12 +209,14 @@ impl Engine {
         catalog::list(&self.profile.destination)
     }
 
-    /// When the next scheduled backup is due: newest backup (or last skip) + every_hours.
-    /// `None` when no backup exists yet, meaning due now.
-    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+    /// When the next scheduled backup is due at `now`: newest backup (by sequence, not by
+    /// date) or last skip, plus every_hours. `None` means due now: no backup yet, or the
+    /// newest is dated in the future (made while the clock was wrong), which must not
+    /// hold the schedule back.
+    pub fn next_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let newest = catalog::newest_backup(&self.profile.destination).map(|b| b.started_at);
         let last_skip = self.history.last_skip(&self.profile.name).map(|r| r.started_at);
-        next_due(newest.max(last_skip), self.profile.every_hours)
+        trusted_next_due(newest, last_skip, self.profile.every_hours, now)
     }
 
     /// The profile's state at `now`.
@@ -209,7 +238,19 @@ impl Engine {
             .map(|b| b.started_at)
             .or_else(|| self.history.last_success(&p.name).map(|r| r.started_at));
         let last_skip = self.history.last_skip(&p.name).map(|r| r.started_at);
-        let next_due = next_due(last_success_at.max(last_skip), p.every_hours);
+        let next_due = trusted_next_due(last_success_at, last_skip, p.every_hours, now);
+        let clock_warning = backups.iter().find(|b| b.started_at > now + CLOCK_SLACK).map(|b| {
+            format!(
+                "backup {} is dated {}, later than now ({}): this machine's clock was or is wrong — check its date and time",
+                b.name,
+                b.started_at.to_rfc3339(),
+                now.to_rfc3339()
+            )
+        });
+        let not_backed_up: Vec<String> = last_backup
+            .iter()
+            .flat_map(|b| b.skipped.iter().filter(|k| k.is_problem()).map(|k| k.path.clone()))
+            .collect();
         let damaged = last_backup.as_ref().and_then(|b| self.history.damaged(&p.name, &b.name));
         let last_error = last_error.or_else(|| {
             damaged
@@ -222,6 +263,8 @@ impl Engine {
             Health::Failing
         } else if last_success_at.is_none() {
             Health::NoBackup
+        } else if !not_backed_up.is_empty() {
+            Health::Partial
         } else if next_due.is_some_and(|d| now > d + OVERDUE_GRACE) {
             Health::Overdue
         } else {
@@ -241,6 +284,8 @@ impl Engine {
             next_due,
             every_hours: p.every_hours,
             keep: p.keep,
+            not_backed_up,
+            clock_warning,
         })
     }
 

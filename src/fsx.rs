@@ -126,16 +126,6 @@ pub fn mode_of(meta: &Metadata) -> Option<u32> {
     }
 }
 
-/// BLAKE3 of a whole file, read through a memory map and hashed on several threads.
-///
-/// # Errors
-/// `path` cannot be opened or read.
-pub fn hash_file(path: &Path) -> Result<Digest> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_mmap_rayon(path).at("read", path)?;
-    Ok(*hasher.finalize().as_bytes())
-}
-
 /// Creates the symlink `link` pointing at `target` (written as given, never resolved).
 ///
 /// # Errors
@@ -172,6 +162,139 @@ pub fn host_name() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
+/// What identifies a file's current version beyond size and mtime: status-change time,
+/// inode and device. Zero where the platform has no such thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FileId {
+    /// Status-change time, ns since the epoch: set by the kernel on every change,
+    /// never settable by a program (unlike mtime).
+    pub ctime_ns: i128,
+    /// Inode number.
+    pub inode: u64,
+    /// Device of the file system.
+    pub dev: u64,
+}
+
+/// The [`FileId`] of `meta`.
+pub fn file_id(meta: &Metadata) -> FileId {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+            inode: meta.ino(),
+            dev: meta.dev(),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        FileId::default()
+    }
+}
+
+/// Whether the file has holes: fewer bytes allocated than its length. Such files are
+/// copied and hashed range by range so the holes stay holes and are never read through
+/// a memory map (on tmpfs, faulting in a hole can exhaust the file system).
+pub fn is_sparse(meta: &Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        meta.is_file() && meta.len() > 64 * 1024 && meta.blocks().saturating_mul(512) < meta.len()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        false
+    }
+}
+
+/// The byte ranges of `f` that hold data (`lseek(2)` `SEEK_DATA`/`SEEK_HOLE`); the whole
+/// file where the platform cannot tell.
+fn data_ranges(f: &File, len: u64) -> Vec<(u64, u64)> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    {
+        use rustix::fs::{seek, SeekFrom};
+        let mut out = Vec::new();
+        let mut pos = 0u64;
+        while pos < len {
+            let Ok(start) = seek(f, SeekFrom::Data(pos)) else { break };
+            let end = seek(f, SeekFrom::Hole(start)).map(|e| e.min(len)).unwrap_or(len);
+            if end <= start {
+                break;
+            }
+            out.push((start, end));
+            pos = end;
+        }
+        if out.is_empty() && len > 0 && seek(f, SeekFrom::Data(0)).is_err() {
+            // ENXIO: all hole. Any other error: treat as data below.
+            return Vec::new();
+        }
+        out
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+    {
+        let _ = f;
+        vec![(0, len)]
+    }
+}
+
+/// Feeds `n` zero bytes to `hasher` (the content of a hole).
+fn hash_zeros(hasher: &mut blake3::Hasher, mut n: u64) {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    while n > 0 {
+        let k = n.min(ZEROS.len() as u64) as usize;
+        hasher.update(&ZEROS[..k]);
+        n -= k as u64;
+    }
+}
+
+/// BLAKE3 of a file with holes, reading only its data ranges.
+fn hash_sparse(f: &File, len: u64, path: &Path) -> Result<Digest> {
+    #[cfg(unix)]
+    use std::os::unix::fs::FileExt;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = 0u64;
+    for (start, end) in data_ranges(f, len) {
+        hash_zeros(&mut hasher, start - pos);
+        let mut at = start;
+        while at < end {
+            let k = ((end - at) as usize).min(buf.len());
+            #[cfg(unix)]
+            f.read_exact_at(&mut buf[..k], at).at("read", path)?;
+            #[cfg(not(unix))]
+            {
+                use std::io::{Seek, SeekFrom};
+                let mut g = f;
+                g.seek(SeekFrom::Start(at)).at("read", path)?;
+                g.read_exact(&mut buf[..k]).at("read", path)?;
+            }
+            hasher.update(&buf[..k]);
+            at += k as u64;
+        }
+        pos = end;
+    }
+    hash_zeros(&mut hasher, len - pos);
+    Ok(*hasher.finalize().as_bytes())
+}
+
+/// BLAKE3 of a whole file: through a memory map on several threads, or range by range
+/// for a file with holes.
+///
+/// # Errors
+/// `path` cannot be opened or read.
+pub fn hash_file(path: &Path) -> Result<Digest> {
+    let f = File::open(path).at("read", path)?;
+    let meta = f.metadata().at("read", path)?;
+    if is_sparse(&meta) {
+        return hash_sparse(&f, meta.len(), path);
+    }
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_mmap_rayon(path).at("read", path)?;
+    Ok(*hasher.finalize().as_bytes())
+}
+
 /// How often a file that keeps changing while it is copied is copied again.
 const COPY_ATTEMPTS: usize = 3;
 
@@ -184,68 +307,125 @@ const SMALL_FILE: u64 = 1 << 20;
 pub struct Copied {
     /// BLAKE3 of the bytes written.
     pub blake3: Digest,
-    /// Bytes written.
+    /// Bytes written (the length, holes included).
     pub size: u64,
     /// The source's mtime as copied, ns since the epoch.
     pub mtime_ns: i128,
+    /// The source's identity as copied.
+    pub id: FileId,
     /// Whether the source held still while it was copied.
     pub stable: bool,
 }
 
-/// Copies `src` to the new file `dst`, keeping its mode and mtime, and copies it again
-/// (up to 3 times) if the source changed meanwhile. Small files take one pass that hashes
-/// what it writes; large ones use the OS's fast path (`copy_file_range` or a reflink on
-/// Linux, `clonefile` on macOS) and are hashed from the copy.
+/// Why a copy failed: the side matters, since a source that cannot be read is one entry
+/// left out, while a destination that cannot be written stops the whole backup.
+#[derive(Debug)]
+pub enum CopyError {
+    /// Opening or reading the source failed (`NotFound`: it vanished).
+    Source(io::Error),
+    /// Writing the copy failed; the error names the copy's path.
+    Destination(Error),
+}
+
+/// Copies `src` to the new file `dst`, keeping its mode and mtime and its holes, and
+/// copies it again (up to 3 times) if the source changed meanwhile. Small files take one
+/// pass that hashes what it writes; files with holes are copied range by range; other
+/// large ones use the OS's fast path (`copy_file_range` or a reflink on Linux,
+/// `clonefile` on macOS) and are hashed from the copy.
 ///
 /// # Errors
-/// Reading `src` or writing `dst` failing; the error names the side that failed.
-pub fn copy_file(src: &Path, dst: &Path) -> Result<Copied> {
+/// [`CopyError::Source`] when `src` cannot be opened or read, [`CopyError::Destination`]
+/// when `dst` cannot be written (disk full, read-only...).
+pub fn copy_file(src: &Path, dst: &Path) -> std::result::Result<Copied, CopyError> {
+    let dest = |action: &'static str| move |e: io::Error| CopyError::Destination(Error::io(action, dst, e));
     let mut attempt = 1;
     loop {
-        let mut from = File::open(src).at("read", src)?;
-        let before = from.metadata().at("read", src)?;
+        let mut from = File::open(src).map_err(CopyError::Source)?;
+        let before = from.metadata().map_err(CopyError::Source)?;
+        if before.is_dir() {
+            return Err(CopyError::Source(io::Error::from(io::ErrorKind::NotFound)));
+        }
         let mut to;
         let mut hash = None;
-        if before.len() <= SMALL_FILE {
+        if is_sparse(&before) {
+            to = File::create(dst).map_err(dest("write"))?;
+            hash = Some(copy_sparse(&from, &to, before.len(), dst)?);
+            to.set_permissions(before.permissions()).map_err(dest("set permissions of"))?;
+        } else if before.len() <= SMALL_FILE {
             let mut buf = Vec::with_capacity(before.len() as usize + 1);
-            from.read_to_end(&mut buf).at("read", src)?;
+            from.read_to_end(&mut buf).map_err(CopyError::Source)?;
             hash = Some(*blake3::hash(&buf).as_bytes());
-            to = File::create(dst).at("write", dst)?;
-            to.write_all(&buf).at("write", dst)?;
-            to.set_permissions(before.permissions()).at("set permissions of", dst)?;
+            to = File::create(dst).map_err(dest("write"))?;
+            to.write_all(&buf).map_err(dest("write"))?;
+            to.set_permissions(before.permissions()).map_err(dest("set permissions of"))?;
         } else {
             drop(from);
             fs::copy(src, dst).map_err(|e| copy_error(src, dst, e))?;
-            to = fs::OpenOptions::new().write(true).open(dst).at("open", dst)?;
+            to = fs::OpenOptions::new().write(true).open(dst).map_err(dest("open"))?;
         }
-        let after = fs::metadata(src).at("read", src)?;
-        let stable = after.len() == before.len() && mtime_ns(&after) == mtime_ns(&before);
+        let after = fs::metadata(src).map_err(CopyError::Source)?;
+        let stable =
+            after.len() == before.len() && mtime_ns(&after) == mtime_ns(&before) && file_id(&after) == file_id(&before);
         if stable || attempt == COPY_ATTEMPTS {
             if let Ok(t) = before.modified() {
-                to.set_modified(t).at("set time of", dst)?;
+                to.set_modified(t).map_err(dest("set time of"))?;
             }
             if FSYNC_EACH_FILE {
-                to.sync_all().at("sync", dst)?;
+                to.sync_all().map_err(dest("sync"))?;
             }
-            let size = to.metadata().at("read", dst)?.len();
+            let size = to.metadata().map_err(dest("read"))?.len();
             drop(to);
             let blake3 = match hash {
                 Some(h) => h,
-                None => hash_file(dst)?,
+                None => hash_file(dst).map_err(CopyError::Destination)?,
             };
-            return Ok(Copied { blake3, size, mtime_ns: mtime_ns(&before), stable });
+            return Ok(Copied { blake3, size, mtime_ns: mtime_ns(&before), id: file_id(&before), stable });
         }
         tracing::info!("{} changed while it was copied (attempt {attempt})", src.display());
+        drop(to);
+        let _ = fs::remove_file(dst);
         attempt += 1;
     }
 }
 
-/// A copy error names the side that failed: reading the source or writing the copy.
-fn copy_error(src: &Path, dst: &Path, e: io::Error) -> Error {
-    let readable = File::open(src).and_then(|mut f| f.read(&mut [0u8; 1]));
-    match readable {
-        Err(read_err) => Error::io("read", src, read_err),
-        Ok(_) => Error::io("write", dst, e),
+/// Copies the data ranges of `from` into the new, empty `to`, leaving holes as holes;
+/// returns the BLAKE3 of the whole content.
+fn copy_sparse(from: &File, to: &File, len: u64, dst: &Path) -> std::result::Result<Digest, CopyError> {
+    #[cfg(unix)]
+    use std::os::unix::fs::FileExt;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = 0u64;
+    for (start, end) in data_ranges(from, len) {
+        hash_zeros(&mut hasher, start - pos);
+        let mut at = start;
+        while at < end {
+            let k = ((end - at) as usize).min(buf.len());
+            #[cfg(unix)]
+            {
+                from.read_exact_at(&mut buf[..k], at).map_err(CopyError::Source)?;
+                to.write_all_at(&buf[..k], at).map_err(|e| CopyError::Destination(Error::io("write", dst, e)))?;
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = (from, to, dst);
+                return Err(CopyError::Source(io::Error::from(io::ErrorKind::Unsupported)));
+            }
+            hasher.update(&buf[..k]);
+            at += k as u64;
+        }
+        pos = end;
+    }
+    hash_zeros(&mut hasher, len - pos);
+    to.set_len(len).map_err(|e| CopyError::Destination(Error::io("write", dst, e)))?;
+    Ok(*hasher.finalize().as_bytes())
+}
+
+/// A failed `fs::copy` names the side that failed: reading the source or writing the copy.
+fn copy_error(src: &Path, dst: &Path, e: io::Error) -> CopyError {
+    match File::open(src).and_then(|mut f| f.read(&mut [0u8; 1])) {
+        Err(read_err) => CopyError::Source(read_err),
+        Ok(_) => CopyError::Destination(Error::io("write", dst, e)),
     }
 }
 
@@ -257,6 +437,27 @@ mod tests {
     fn times_round_trip_on_both_sides_of_the_epoch() {
         for ns in [0i128, 1, 1_700_000_000_123_456_789, -1, -86_400_000_000_000] {
             assert_eq!(ns_since_epoch(system_time(ns)), ns);
+        }
+    }
+
+    #[test]
+    fn holes_stay_holes_and_hash_like_the_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("sparse"), dir.path().join("copy"));
+        let f = File::create(&src).unwrap();
+        f.set_len(64 << 20).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::FileExt::write_all_at(&f, b"marker", 40 << 20).unwrap();
+        drop(f);
+        let copied = copy_file(&src, &dst).unwrap();
+        assert_eq!(copied.size, 64 << 20);
+        let whole = *blake3::hash(&fs::read(&src).unwrap()).as_bytes();
+        assert_eq!(copied.blake3, whole);
+        assert_eq!(hash_file(&dst).unwrap(), whole);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            assert!(fs::metadata(&dst).unwrap().blocks() * 512 < 1 << 20, "the copy is not sparse");
         }
     }
 

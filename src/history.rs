@@ -14,6 +14,8 @@ use crate::error::{Error, ErrorKind, Result};
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// A backup was made, but some entries could not be backed up.
+    Partial,
     /// It worked.
     Success,
     /// Nothing had changed: no backup made.
@@ -25,6 +27,7 @@ pub enum Outcome {
 impl Outcome {
     fn as_str(self) -> &'static str {
         match self {
+            Outcome::Partial => "partial",
             Outcome::Success => "success",
             Outcome::Skipped => "skipped",
             Outcome::Failed => "failed",
@@ -33,6 +36,7 @@ impl Outcome {
     fn parse(s: &str) -> Outcome {
         match s {
             "success" => Outcome::Success,
+            "partial" => Outcome::Partial,
             "skipped" => Outcome::Skipped,
             _ => Outcome::Failed,
         }
@@ -220,7 +224,7 @@ impl History {
     /// The last successful backup of `profile`, known even while its drive is away.
     pub fn last_success(&self, profile: &str) -> Option<RunRecord> {
         self.query(
-            "WHERE profile = ?1 AND action = 'backup' AND outcome = 'success' ORDER BY id DESC LIMIT ?2",
+            "WHERE profile = ?1 AND action = 'backup' AND outcome IN ('success', 'partial') ORDER BY id DESC LIMIT ?2",
             profile,
             1,
         )

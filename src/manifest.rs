@@ -128,17 +128,29 @@ pub enum Stored {
 
 /// One file, folder, symlink or database, at its path relative to the source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FileEntry {
-    /// Relative path with `/` separators.
+    /// Relative path with `/` separators, in the escaped form of [`encode_rel`].
     pub path: String,
     /// What it is.
     pub kind: EntryKind,
-    #[serde(default)]
     /// Size in bytes.
+    #[serde(default)]
     pub size: u64,
     /// Modification time of the source, nanoseconds since the Unix epoch.
     #[serde(default)]
     pub mtime_ns: i128,
+    /// Status-change time of the source, ns since the epoch (0 where the platform has
+    /// none). A program can set mtime back; it cannot set ctime, so the change rule
+    /// compares both.
+    #[serde(default, skip_serializing_if = "is_zero_i128")]
+    pub ctime_ns: i128,
+    /// Inode number of the source (0 where the platform has none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub inode: u64,
+    /// Device number of the source's file system (0 where the platform has none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dev: u64,
     /// BLAKE3 of the content as stored in the backup (files and databases).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blake3: Option<Hash>,
@@ -147,9 +159,50 @@ pub struct FileEntry {
     /// Unix permission bits of the source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<u32>,
-    /// Where a symlink points, as written in the link.
+    /// Where a symlink points, as written in the link (escaped like `path`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero_i128(n: &i128) -> bool {
+    *n == 0
+}
+
+/// Why an entry of the source is not in a backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum SkipKind {
+    /// It could not be read (permissions, an I/O error): the backup is partial.
+    Unreadable,
+    /// A FIFO, socket or device: it holds no data to back up. Not a problem.
+    Special,
+    /// The destination cannot store it (a symlink on exFAT, a name it refuses): the
+    /// backup is partial.
+    Unstorable,
+}
+
+/// An entry of the source left out of a backup, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Skipped {
+    /// Relative path, escaped like [`FileEntry::path`].
+    pub path: String,
+    /// Why, in one word.
+    pub kind: SkipKind,
+    /// Why, in words: "permission denied", "a FIFO (named pipe)".
+    pub reason: String,
+}
+
+impl Skipped {
+    /// Whether this entry makes the backup partial (data that should be there is not).
+    pub fn is_problem(&self) -> bool {
+        self.kind != SkipKind::Special
+    }
 }
 
 /// A table and its row count.
@@ -166,7 +219,7 @@ pub struct TableInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DatabaseInfo {
-    /// The folder.
+    /// Relative path, in the manifest's escaped form (see [`encode_rel`]).
     pub path: String,
     /// Size in bytes.
     pub size: u64,
@@ -188,15 +241,15 @@ pub struct DatabaseInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Totals {
-    /// Files written.
+    /// Regular files (databases not counted).
     pub files: u64,
     /// Folders.
     pub dirs: u64,
     /// Symlinks.
     pub symlinks: u64,
-    /// Every database copied.
+    /// Databases copied through SQLite.
     pub databases: u64,
-    /// Bytes in the backup.
+    /// Bytes of files and databases in the backup.
     pub bytes: u64,
     /// Bytes written anew (copied, not hard-linked).
     pub bytes_written: u64,
@@ -210,7 +263,7 @@ pub struct Totals {
 pub struct ItemTotals {
     /// The item, relative to the source.
     pub item: String,
-    /// Files written.
+    /// Files and databases in it.
     pub files: u64,
     /// Bytes in the backup.
     pub bytes: u64,
@@ -246,7 +299,17 @@ pub struct Manifest {
     /// Files that kept changing while they were copied: stored as last read.
     #[serde(default)]
     pub warnings: Vec<String>,
-    /// Files written.
+    /// Increasing per destination: the order of backups that does not trust the wall
+    /// clock (0 in manifests written before it existed).
+    #[serde(default)]
+    pub sequence: u64,
+    /// Entries left out, with the reason: unreadable ones make the backup partial.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+    /// Included items that are symlinks, followed: item -> where it pointed (escaped).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub item_links: std::collections::BTreeMap<String, String>,
+    /// Every file, folder, symlink and database, parents before children.
     pub files: Vec<FileEntry>,
 }
 
@@ -269,6 +332,11 @@ impl Manifest {
             .and_then(|()| std::io::Write::write_all(&mut out, b"\n").map_err(|e| Error::io("write", path, e)))?;
         let file = out.into_inner().map_err(|e| Error::io("write", path, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io("sync", path, e))
+    }
+
+    /// Whether some entries that hold data could not be backed up.
+    pub fn is_partial(&self) -> bool {
+        self.skipped.iter().any(Skipped::is_problem)
     }
 
     /// Seconds from start to end, to the millisecond.
@@ -333,6 +401,27 @@ impl Manifest {
                 let _ = writeln!(s, "{} ({})", item.item, human_bytes(item.bytes));
             }
         }
+        for (item, target) in &self.item_links {
+            let _ = writeln!(s, "{item} is a symlink to {target}: its contents are backed up under {item}");
+        }
+        let problems: Vec<&Skipped> = self.skipped.iter().filter(|k| k.is_problem()).collect();
+        if !problems.is_empty() {
+            let _ = writeln!(s);
+            let _ = writeln!(s, "PARTIAL BACKUP: {} item(s) not backed up", problems.len());
+            let _ = writeln!(s, "------------------------------------------");
+            for k in &problems {
+                let _ = writeln!(s, "- {}: {}", k.path, k.reason);
+            }
+        }
+        let special: Vec<&Skipped> = self.skipped.iter().filter(|k| !k.is_problem()).collect();
+        if !special.is_empty() {
+            let _ = writeln!(s);
+            let _ = writeln!(s, "Special files left out (they hold no data)");
+            let _ = writeln!(s, "------------------------------------------");
+            for k in &special {
+                let _ = writeln!(s, "- {}: {}", k.path, k.reason);
+            }
+        }
         if !self.warnings.is_empty() {
             let _ = writeln!(s);
             let _ = writeln!(s, "Warnings");
@@ -364,8 +453,104 @@ pub fn duration_secs(start: DateTime<Utc>, end: DateTime<Utc>) -> f64 {
     (end - start).num_milliseconds() as f64 / 1000.0
 }
 
-/// Why a manifest path may not be used, if it may not: empty, absolute, or with `..`.
+/// A relative path as the manifest writes it: components joined by `/`; valid UTF-8
+/// kept as is except that `\` is written `\\`; every byte that is not part of valid
+/// UTF-8 written `\xNN` (two lowercase hex digits). Lossless for any name the OS allows,
+/// and the identity for ordinary names. On Windows the bytes are the OS string's
+/// WTF-8 encoding.
+pub fn encode_rel(rel: &Path) -> String {
+    let mut out = String::new();
+    for (i, c) in rel.components().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        encode_bytes_into(c.as_os_str().as_encoded_bytes(), &mut out);
+    }
+    out
+}
+
+/// Escapes one name or link target (see [`encode_rel`]); `/` inside is kept.
+pub fn encode_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    encode_bytes_into(bytes, &mut out);
+    out
+}
+
+fn encode_bytes_into(mut bytes: &[u8], out: &mut String) {
+    while !bytes.is_empty() {
+        let (valid, rest) = match std::str::from_utf8(bytes) {
+            Ok(s) => (s, &[][..]),
+            Err(e) => {
+                let (ok, bad) = bytes.split_at(e.valid_up_to());
+                // SAFETY-free: `ok` is valid UTF-8 by `valid_up_to`.
+                (std::str::from_utf8(ok).unwrap_or_default(), bad)
+            }
+        };
+        for ch in valid.chars() {
+            if ch == '\\' {
+                out.push_str("\\\\");
+            } else {
+                out.push(ch);
+            }
+        }
+        if let Some((&b, more)) = rest.split_first() {
+            let _ = write!(out, "\\x{b:02x}");
+            bytes = more;
+        } else {
+            bytes = rest;
+        }
+    }
+}
+
+/// The bytes an escaped name or path stands for; `None` for a malformed escape.
+pub fn decode_bytes(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut it = s.bytes();
+    while let Some(b) = it.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match it.next()? {
+            b'\\' => out.push(b'\\'),
+            b'x' => {
+                let hi = (it.next()? as char).to_digit(16)?;
+                let lo = (it.next()? as char).to_digit(16)?;
+                out.push((hi * 16 + lo) as u8);
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// The relative path an escaped manifest path stands for; `None` for a malformed
+/// escape, or bytes that are no OS string here.
+pub fn decode_rel(s: &str) -> Option<PathBuf> {
+    let bytes = decode_bytes(s)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+    }
+    #[cfg(not(unix))]
+    {
+        String::from_utf8(bytes).ok().map(PathBuf::from)
+    }
+}
+
+/// `base` joined with the escaped relative path `rel`; `None` when `rel` is malformed.
+pub fn join_rel(base: &Path, rel: &str) -> Option<PathBuf> {
+    decode_rel(rel).map(|r| base.join(r))
+}
+
+/// Why a manifest path may not be used, if it may not: empty, absolute, with `..`, or
+/// a malformed escape.
 pub fn unsafe_path(rel: &str) -> Option<&'static str> {
+    let Some(decoded) = decode_rel(rel) else { return Some("malformed escape") };
+    if decoded.components().any(|c| !matches!(c, std::path::Component::Normal(_))) && !rel.is_empty() {
+        return Some(if decoded.has_root() { "absolute path" } else { "contains `..`" });
+    }
     let p = Path::new(rel);
     if rel.is_empty() {
         Some("empty path")
@@ -388,6 +573,21 @@ pub fn in_item(path: &str, item: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_names_round_trip() {
+        for raw in
+            [&b"caf\xe9.wav"[..], b"a\\b.wav", b"plain name.wav", b"\xe2\x82", b"caf\\xe9.txt", "niño".as_bytes()]
+        {
+            let enc = encode_bytes(raw);
+            assert_eq!(decode_bytes(&enc).as_deref(), Some(raw), "{enc}");
+        }
+        assert_eq!(encode_bytes(b"caf\xe9.wav"), "caf\\xe9.wav");
+        assert_eq!(encode_bytes(b"a\\b"), "a\\\\b");
+        assert_eq!(encode_bytes("niño".as_bytes()), "niño");
+        assert_eq!(decode_bytes("bad\\q"), None);
+        assert_eq!(unsafe_path("a/\\x2e\\x2e/b"), Some("contains `..`"));
+    }
 
     #[test]
     fn item_membership() {

@@ -346,7 +346,7 @@ impl Scheduler {
                 return false;
             }
         }
-        engine.next_due().is_none_or(|due| now >= due)
+        engine.next_due(now).is_none_or(|due| now >= due)
     }
 
     /// The loop: a startup backup when one is due or was missed, then a look at the

@@ -16,6 +16,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use crate::config::{resolve_lexically, Profile};
 use crate::error::{Error, IoContext, Result};
 use crate::layout::is_restore_leftover;
+use crate::manifest::encode_rel;
 
 /// A profile's selection, compiled.
 #[derive(Debug, Clone)]
@@ -50,31 +51,33 @@ impl Selection {
         &self.source
     }
 
-    /// The included items, relative to the source: the `include` list, or every top-level
-    /// entry of the source that belongs to the backup, sorted.
+    /// The included items, relative to the source, in the manifest's escaped form
+    /// ([`encode_rel`]): the `include` list, or every top-level entry of the source that
+    /// belongs to the backup, sorted.
     ///
     /// # Errors
-    /// The source cannot be read; a top-level name that is not valid UTF-8.
+    /// The source cannot be read.
     pub fn items(&self) -> Result<Vec<String>> {
         if !self.include.is_empty() {
-            return Ok(self.include.clone());
+            return Ok(self.include.iter().map(|i| encode_rel(Path::new(i))).collect());
         }
         let mut names = Vec::new();
         for entry in fs::read_dir(&self.source).at("read source", &self.source)? {
             let entry = entry.at("read source", &self.source)?;
             let name = entry.file_name();
-            let Some(name) = name.to_str() else {
-                return Err(Error::Selection {
-                    path: entry.path(),
-                    message: "its name is not valid UTF-8 — rename it".into(),
-                });
-            };
-            if !self.skips(Path::new(name)) && !self.is_destination(&entry.path()) {
-                names.push(name.to_string());
+            if !self.skips(Path::new(&name)) && !self.is_destination(&entry.path()) {
+                names.push(name);
             }
         }
         names.sort();
-        Ok(names)
+        Ok(names.iter().map(|n| encode_rel(Path::new(n))).collect())
+    }
+
+    /// Whether an item that is itself a symlink is followed: items the user included by
+    /// name are (their contents are backed up under the item's name); the top-level
+    /// entries of a whole-source backup are stored as they are.
+    pub fn follows_item_links(&self) -> bool {
+        !self.include.is_empty()
     }
 
     /// Whether `rel` (relative to the source) is left out: it or a folder above it
@@ -107,10 +110,16 @@ impl Selection {
     /// Walks the item `root` (an absolute path inside the source) without following
     /// symlinks, parents before children, names sorted, never descending into what
     /// [`Selection::skips`]. The root itself is always yielded.
-    pub fn walk<'a>(&'a self, root: &Path) -> impl Iterator<Item = walkdir::Result<walkdir::DirEntry>> + 'a {
+    /// With `follow_root`, a root that is a symlink is walked as the folder (or file) it
+    /// points to; links below it are never followed, so a loop cannot recurse.
+    pub fn walk<'a>(
+        &'a self,
+        root: &Path,
+        follow_root: bool,
+    ) -> impl Iterator<Item = walkdir::Result<walkdir::DirEntry>> + 'a {
         walkdir::WalkDir::new(root)
             .follow_links(false)
-            .follow_root_links(false)
+            .follow_root_links(follow_root)
             .sort_by_file_name()
             .into_iter()
             .filter_entry(move |e| {

@@ -31,25 +31,13 @@ pub fn companion_of(name: &str) -> Option<&str> {
 }
 
 fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |e| {
-        if matches!(
-            e.sqlite_error_code(),
-            Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked)
-        ) {
+    move |e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
             Error::DatabaseBusy { path: path.to_path_buf() }
-        } else {
-            Error::Database { path: path.to_path_buf(), message: e.to_string() }
         }
+        Some(rusqlite::ErrorCode::DiskFull) => Error::DiskFull { path: path.to_path_buf() },
+        _ => Error::Database { path: path.to_path_buf(), message: e.to_string() },
     }
-}
-
-/// Opens a live database without ever writing to it: read-only connections do not
-/// checkpoint or delete the `-wal` when they close.
-pub fn open_read_only(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(db_error(path))?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(db_error(path))?;
-    Ok(conn)
 }
 
 /// Opens a database copy inside a backup for reading: `immutable` so SQLite creates no
@@ -76,28 +64,128 @@ fn uri_escape(path: &Path) -> String {
 /// in one step so the copy is one consistent snapshot, committed `-wal` data included,
 /// even while another process keeps writing. The copy is not synced here: the caller
 /// makes the whole backup durable before it becomes visible.
+///
+/// A database left in a state a read-only reader cannot open (a hot `-journal` from a
+/// writer that crashed mid-transaction, a WAL database in a folder Lifeboat may not
+/// write to) is copied with its companion into a private folder beside `dst`, where
+/// SQLite rolls the journal back or recovers the WAL; the source is never written to.
+/// See <https://www.sqlite.org/lockingv3.html#hot_journals> and
+/// <https://www.sqlite.org/wal.html#readonly>.
+///
+/// # Errors
+/// [`Error::DatabaseBusy`] when a writer holds it for over a minute; [`Error::Database`]
+/// naming `src` when it cannot be read; [`Error::DiskFull`] and I/O errors naming `dst`.
 pub fn copy_consistent(src: &Path, dst: &Path) -> Result<()> {
-    let from = open_read_only(src)?;
-    let mut to = Connection::open(dst).map_err(db_error(dst))?;
-    to.execute_batch("PRAGMA synchronous = OFF").map_err(db_error(dst))?;
+    // Read-only: such a connection never checkpoints or deletes the `-wal` when it closes.
+    let opened = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .and_then(|c| c.busy_timeout(BUSY_TIMEOUT).map(|()| c));
+    let first = match opened {
+        Ok(from) => backup_to(&from, src, dst),
+        Err(e) => Err(Failure::Source(e)),
+    };
+    match first {
+        Ok(()) => Ok(()),
+        Err(Failure::Source(e)) if needs_private_copy(&e) => {
+            tracing::info!("{} cannot be read in place ({e}); copying it privately to recover it", src.display());
+            let _ = std::fs::remove_file(dst);
+            copy_private(src, dst)
+        }
+        Err(Failure::Source(e)) => Err(db_error(src)(e)),
+        Err(Failure::Other(e)) => Err(e),
+    }
+}
+
+/// Why [`backup_to`] failed: reading the source (which a private copy may cure) or else.
+enum Failure {
+    Source(rusqlite::Error),
+    Other(Error),
+}
+
+/// What a read-only reader cannot get past but a private read-write copy can: a hot
+/// journal to roll back (`SQLITE_READONLY_ROLLBACK`), a WAL to recover or a `-shm` it
+/// may not create (`SQLITE_READONLY_*`, `SQLITE_CANTOPEN`).
+fn needs_private_copy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen))
+}
+
+/// Copies `from` (opened from `src`) into the new database `dst` in one backup step.
+fn backup_to(from: &Connection, src: &Path, dst: &Path) -> std::result::Result<(), Failure> {
+    let other = |e: rusqlite::Error| Failure::Other(db_error(dst)(e));
+    let mut to = Connection::open(dst).map_err(other)?;
+    to.execute_batch("PRAGMA synchronous = OFF").map_err(other)?;
     {
-        let backup = rusqlite::backup::Backup::new(&from, &mut to).map_err(db_error(src))?;
+        let backup = rusqlite::backup::Backup::new(from, &mut to).map_err(Failure::Source)?;
         let deadline = std::time::Instant::now() + COPY_BUSY_TIMEOUT;
         loop {
-            match backup.step(-1).map_err(db_error(src))? {
-                rusqlite::backup::StepResult::Done => break,
-                rusqlite::backup::StepResult::More => continue,
+            match backup.step(-1) {
+                Ok(rusqlite::backup::StepResult::Done) => break,
+                Ok(rusqlite::backup::StepResult::More) => continue,
                 // Busy or locked: another program holds a write lock on a rollback-mode
                 // source (WAL sources never block a reader); wait for it, within reason.
-                _ if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-                _ => return Err(Error::DatabaseBusy { path: src.to_path_buf() }),
+                Ok(_) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                Ok(_) => return Err(Failure::Other(Error::DatabaseBusy { path: src.to_path_buf() })),
+                Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) => {
+                    return Err(Failure::Other(Error::DiskFull { path: dst.to_path_buf() }))
+                }
+                Err(e) => return Err(Failure::Source(e)),
             }
         }
     }
     // The copy carries the source's journal mode in its header; closing the only
     // connection checkpoints and removes any `-wal`/`-shm` the copy got: one file remains.
-    to.close().map_err(|(_, e)| db_error(dst)(e))?;
-    Ok(())
+    to.close().map_err(|(_, e)| other(e))
+}
+
+/// The database and its journal or WAL, copied into a private folder beside `dst`
+/// (retried while a writer changes them), opened read-write there so SQLite brings it
+/// to its last committed state, then copied into `dst`. The private folder is removed.
+fn copy_private(src: &Path, dst: &Path) -> Result<()> {
+    let parent = dst.parent().unwrap_or(Path::new("."));
+    let dir = tempfile::Builder::new()
+        .prefix(".lifeboat-db-")
+        .tempdir_in(parent)
+        .map_err(|e| Error::io("create a folder in", parent, e))?;
+    let private = dir.path().join("db");
+    let companions = ["-journal", "-wal"];
+    let with = |p: &Path, suffix: &str| {
+        let mut s = p.as_os_str().to_os_string();
+        s.push(suffix);
+        std::path::PathBuf::from(s)
+    };
+    for attempt in 1..=3 {
+        let before = fingerprint_all(src);
+        std::fs::copy(src, &private).map_err(|e| Error::io("read", src, e))?;
+        for suffix in companions {
+            let (from, to) = (with(src, suffix), with(&private, suffix));
+            let _ = std::fs::remove_file(&to);
+            match std::fs::copy(&from, &to) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("read", &from, e)),
+            }
+        }
+        if fingerprint_all(src) == before {
+            break;
+        }
+        tracing::info!("{} changed while it was copied privately (attempt {attempt})", src.display());
+    }
+    let conn = Connection::open(&private).map_err(db_error(src))?;
+    match backup_to(&conn, src, dst) {
+        Ok(()) => Ok(()),
+        Err(Failure::Source(e)) => Err(db_error(src)(e)),
+        Err(Failure::Other(e)) => Err(e),
+    }
+}
+
+/// Size and mtime of a database and each companion that exists.
+fn fingerprint_all(path: &Path) -> String {
+    let mut out = fingerprint(path);
+    let mut journal = path.as_os_str().to_os_string();
+    journal.push("-journal");
+    if let Ok(m) = std::fs::metadata(&journal) {
+        out.push_str(&format!("/{}:{}", m.len(), crate::fsx::mtime_ns(&m)));
+    }
+    out
 }
 
 /// Page size, page count, tables with row counts and `PRAGMA integrity_check` of a copy.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::fsx;
 use crate::layout::{INFO_FILE, MANIFEST_FILE};
-use crate::manifest::{unsafe_path, EntryKind, FileEntry, Manifest};
+use crate::manifest::{encode_rel, join_rel, unsafe_path, EntryKind, FileEntry, Manifest};
 use crate::progress::{Phase, Progress, Throttle};
 use crate::sqlite;
 
@@ -119,7 +119,9 @@ fn check_entry(dir: &Path, entry: &FileEntry, manifest: &Manifest) -> Vec<Proble
     if let Some(why) = unsafe_path(&entry.path) {
         return vec![problem(&entry.path, "unsafe", why)];
     }
-    let path = dir.join(&entry.path);
+    let Some(path) = join_rel(dir, &entry.path) else {
+        return vec![problem(&entry.path, "unsafe", "malformed escape")];
+    };
     let meta = match fs::symlink_metadata(&path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -131,7 +133,7 @@ fn check_entry(dir: &Path, entry: &FileEntry, manifest: &Manifest) -> Vec<Proble
         EntryKind::Dir if !meta.is_dir() => vec![problem(&entry.path, "changed", "should be a folder")],
         EntryKind::Dir => vec![],
         EntryKind::Symlink => match fs::read_link(&path) {
-            Ok(t) if Some(t.to_string_lossy().as_ref()) == entry.target.as_deref() => vec![],
+            Ok(t) if Some(crate::manifest::encode_bytes(t.as_os_str().as_encoded_bytes())) == entry.target => vec![],
             Ok(t) => vec![problem(
                 &entry.path,
                 "changed",
@@ -186,7 +188,8 @@ fn check_database(path: &Path, entry: &FileEntry, manifest: &Manifest) -> Vec<Pr
 fn extra_files(dir: &Path, manifest: &Manifest) -> Vec<Problem> {
     let mut listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
     // The folders holding nested items (`media` for `media/audio`) are not entries.
-    for item in &manifest.include {
+    let includes: Vec<String> = manifest.include.iter().map(|i| encode_rel(Path::new(i))).collect();
+    for item in &includes {
         let mut parent = item.as_str();
         while let Some((up, _)) = parent.rsplit_once('/') {
             listed.insert(up);
@@ -197,7 +200,7 @@ fn extra_files(dir: &Path, manifest: &Manifest) -> Vec<Problem> {
     for entry in walkdir::WalkDir::new(dir).min_depth(1).follow_links(false) {
         let Ok(entry) = entry else { continue };
         let Ok(rel) = entry.path().strip_prefix(dir) else { continue };
-        let rel = rel.to_string_lossy().replace('\\', "/");
+        let rel = encode_rel(rel);
         if rel == MANIFEST_FILE || rel == INFO_FILE || listed.contains(rel.as_str()) {
             continue;
         }

@@ -65,27 +65,46 @@ pub fn headline(health: Health) -> &'static str {
     match health {
         Health::Ok => "Protected",
         Health::NoBackup => "No backup yet",
-        Health::Failing | Health::Overdue | Health::Damaged => "Needs attention",
+        Health::Failing | Health::Overdue | Health::Damaged | Health::Partial => "Needs attention",
     }
 }
 
 /// What needs doing, when something does: the sentence after the headline.
-pub fn health_detail(health: Health) -> Option<&'static str> {
+/// `not_backed_up` counts the entries the newest backup left out (for [`Health::Partial`]).
+pub fn health_detail(health: Health, not_backed_up: usize) -> Option<String> {
     match health {
         Health::Ok | Health::NoBackup => None,
-        Health::Failing => Some("the last backup failed"),
-        Health::Overdue => Some("backups are overdue"),
-        Health::Damaged => Some("the newest backup failed verify — make a new backup"),
+        Health::Failing => Some("the last backup failed".into()),
+        Health::Overdue => Some("backups are overdue".into()),
+        Health::Damaged => Some("the newest backup failed verify — make a new backup".into()),
+        Health::Partial => Some(format!("{not_backed_up} {} not backed up", plural(not_backed_up, "item", "items"))),
+    }
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
     }
 }
 
 /// The health as one line: "needs attention: the last backup failed".
-pub fn health_line(health: Health) -> String {
-    match (health, health_detail(health)) {
+pub fn health_line(health: Health, not_backed_up: usize) -> String {
+    match (health, health_detail(health, not_backed_up)) {
         (Health::Ok, _) => "protected".into(),
         (_, Some(detail)) => format!("{}: {detail}", headline(health).to_lowercase()),
         (_, None) => headline(health).to_lowercase(),
     }
+}
+
+/// At most `limit` names, then "and N more": how lists of paths are shown.
+pub fn first_names(names: &[String], limit: usize) -> Vec<String> {
+    let mut out: Vec<String> = names.iter().take(limit).cloned().collect();
+    if names.len() > limit {
+        out.push(format!("and {} more", names.len() - limit));
+    }
+    out
 }
 
 /// The words of a status at one moment, for every front end.
@@ -118,7 +137,7 @@ pub fn status_view(status: &Status, now: DateTime<Utc>) -> StatusView {
     };
     StatusView {
         headline,
-        detail: health_detail(status.health).map(str::to_string),
+        detail: health_detail(status.health, status.not_backed_up.len()),
         tray_line,
         last_backup_ago,
         next_due,
@@ -143,8 +162,13 @@ mod tests {
 
     #[test]
     fn health_lines() {
-        assert_eq!(health_line(Health::Ok), "protected");
-        assert_eq!(health_line(Health::Failing), "needs attention: the last backup failed");
-        assert_eq!(health_line(Health::NoBackup), "no backup yet");
+        assert_eq!(health_line(Health::Ok, 0), "protected");
+        assert_eq!(health_line(Health::Failing, 0), "needs attention: the last backup failed");
+        assert_eq!(health_line(Health::NoBackup, 0), "no backup yet");
+        assert_eq!(health_line(Health::Partial, 3), "needs attention: 3 items not backed up");
+        let names: Vec<String> = (0..25).map(|i| format!("f{i}")).collect();
+        let shown = first_names(&names, 20);
+        assert_eq!(shown.len(), 21);
+        assert_eq!(shown[20], "and 5 more");
     }
 }

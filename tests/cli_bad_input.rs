@@ -164,7 +164,7 @@ fn destination_without_write_permission_is_refused() {
 }
 
 #[test]
-fn unreadable_source_file_is_named() {
+fn unreadable_source_file_is_named_and_the_rest_is_backed_up() {
     let sb = Sandbox::new();
     let (app, dest) = ready(&sb);
     let secret = app.dir.join("audio_files/drum_0007.wav");
@@ -180,8 +180,16 @@ fn unreadable_source_file_is_named() {
         sb.run(&["backup"])
     };
     fs::set_permissions(&secret, fs::Permissions::from_mode(0o644)).unwrap();
-    assert_clear_error(&out, &["drum_0007.wav"], &["permission"]);
-    assert_nothing_written(&dest);
+    // A partial backup: exit 3, the file named with its cause, everything else kept.
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("drum_0007.wav") && err.contains("permission denied"), "{err}");
+    let made = complete_backups(&dest);
+    assert_eq!(made.len(), 1, "one partial backup is published: {made:?}");
+    let b = dest.join(&made[0]);
+    assert!(!b.join("audio_files/drum_0007.wav").exists());
+    assert!(b.join("audio_files/drum_0006.wav").exists());
+    assert!(fs::read_to_string(b.join("backup_info.txt")).unwrap().contains("drum_0007.wav"));
 }
 
 #[test]

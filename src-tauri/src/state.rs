@@ -220,6 +220,13 @@ pub fn describe(d: &Describe) -> (State, String) {
             (State::NeedsAttention, format!("Newest backup is damaged: {cause}"))
         }
         Health::Overdue => (State::NeedsAttention, format!("{last_text} · overdue")),
+        Health::Partial => (
+            State::NeedsAttention,
+            format!(
+                "{last_text} · {}",
+                lifeboat::view::health_detail(Health::Partial, status.not_backed_up.len()).unwrap_or_default()
+            ),
+        ),
         Health::NoBackup => (State::NeedsAttention, format!("{last_text} · {next}")),
         Health::Ok => (State::Protected, format!("{last_text} · {next}")),
     }

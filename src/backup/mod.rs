@@ -28,6 +28,8 @@ use scan::Scan;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "result", rename_all = "snake_case")]
+// One value per run, never stored in bulk: boxing would only add a pointer for callers.
+#[allow(clippy::large_enum_variant)]
 pub enum BackupOutcome {
     /// A new complete backup.
     Created {
@@ -97,6 +99,7 @@ pub fn create_locked(
     progress.update(&ProgressUpdate::phase(Phase::Scanning));
     let previous = link_from.as_ref().map(|(dir, m)| Previous::new(dir, m));
     let scan = Scan::run(&selection, previous.as_ref())?;
+    let sequence = all.iter().map(|b| b.sequence).max().unwrap_or(0) + 1;
 
     if matches!(trigger, Trigger::Scheduled | Trigger::Startup) {
         if let Some(newest) = newest_backup {
@@ -119,6 +122,7 @@ pub fn create_locked(
         let mut manifest = store::write_tree(profile, &scan, &staging, previous.as_ref(), progress)?;
         manifest.trigger = trigger;
         manifest.started_at = started_at;
+        manifest.sequence = sequence;
         let count = manifest.totals.files + manifest.totals.databases;
         progress.update(&ProgressUpdate {
             phase: Phase::Finishing,
@@ -163,6 +167,12 @@ pub fn create_locked(
     );
     for w in &manifest.warnings {
         tracing::warn!("backup {name}: {w}");
+    }
+    if manifest.is_partial() {
+        tracing::warn!(
+            "backup {name} is partial: {} item(s) not backed up",
+            manifest.skipped.iter().filter(|k| k.is_problem()).count()
+        );
     }
 
     progress.update(&ProgressUpdate::phase(Phase::Rotating));

@@ -238,8 +238,30 @@ fn backup(engine: &Engine, json: bool) -> Result<ExitCode> {
             BackupOutcome::Skipped { reason } => println!("Skipped: {reason}"),
         }
     }
-    Ok(ExitCode::SUCCESS)
+    match &outcome {
+        BackupOutcome::Created { backup } if backup.partial => {
+            let missing: Vec<String> = backup
+                .skipped
+                .iter()
+                .filter(|k| k.is_problem())
+                .map(|k| format!("{} ({})", k.path, k.reason))
+                .collect();
+            eprintln!(
+                "lifeboat: partial backup {}: {} item(s) could not be backed up — the rest is safe:",
+                backup.name,
+                missing.len()
+            );
+            for line in view::first_names(&missing, 20) {
+                eprintln!("  {line}");
+            }
+            Ok(ExitCode::from(EXIT_PARTIAL))
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
+
+/// The exit code of a backup that completed without some entries (all named).
+const EXIT_PARTIAL: u8 = 3;
 
 fn print_summary(b: &BackupInfo) {
     println!(
@@ -256,6 +278,14 @@ fn print_summary(b: &BackupInfo) {
     }
     for w in &b.warnings {
         println!("  warning: {w}");
+    }
+    let problems = b.skipped.iter().filter(|k| k.is_problem()).count();
+    if problems > 0 {
+        println!("  PARTIAL: {problems} item(s) not backed up (listed in backup_info.txt)");
+    }
+    let special = b.skipped.len() - problems;
+    if special > 0 {
+        println!("  {special} special file(s) left out (FIFOs, sockets, devices hold no data)");
     }
 }
 
@@ -291,7 +321,13 @@ fn status(engine: &Engine, json: bool) -> Result<ExitCode> {
     );
     let now = Utc::now();
     let words = view::status_view(&s, now);
-    println!("Health:       {}", view::health_line(s.health));
+    println!("Health:       {}", view::health_line(s.health, s.not_backed_up.len()));
+    for line in view::first_names(&s.not_backed_up, 20) {
+        println!("              not backed up: {line}");
+    }
+    if let Some(w) = &s.clock_warning {
+        println!("Clock:        {w}");
+    }
     match &s.last_backup {
         Some(b) => {
             println!("Last backup:  {} ({}, {})", b.name, local_time(b.started_at), view::ago(now, b.started_at))

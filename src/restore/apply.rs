@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, IoContext, Result};
 use crate::fsx;
 use crate::layout::{restore_swap_names, RESTORE_SUFFIX};
-use crate::manifest::{EntryKind, FileEntry};
+use crate::manifest::{decode_rel, encode_rel, join_rel, EntryKind, FileEntry};
 use crate::selection::Selection;
 use crate::sqlite;
 
@@ -52,22 +52,18 @@ pub(super) fn restore_database(backup_file: &Path, live: &Path, entry: &FileEntr
             Err(e) => return Err(Error::io("remove", PathBuf::from(p), e)),
         }
     }
-    replace_single(
-        backup_file.parent().unwrap_or(backup_file),
-        live,
-        &FileEntry { path: file_name(backup_file), ..entry.clone() },
-    )
-}
-
-fn file_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    let name = encode_rel(Path::new(backup_file.file_name().unwrap_or_default()));
+    replace_single(backup_file.parent().unwrap_or(backup_file), live, &FileEntry { path: name, ..entry.clone() })
 }
 
 /// Replaces one file or symlink by the backup's, through a temp name and a rename.
 pub(super) fn replace_single(backup_dir: &Path, live: &Path, e: &FileEntry) -> Result<()> {
     let parent = live.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).at("create folder", parent)?;
-    let tmp = parent.join(format!(".{}{RESTORE_SUFFIX}", file_name(live)));
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(live.file_name().unwrap_or_default());
+    tmp_name.push(RESTORE_SUFFIX);
+    let tmp = parent.join(tmp_name);
     let _ = fs::remove_file(&tmp);
     put_entry(backup_dir, &tmp, e)?;
     if fs::symlink_metadata(live).is_ok_and(|m| m.is_dir()) {
@@ -82,10 +78,16 @@ pub(super) fn replace_single(backup_dir: &Path, live: &Path, e: &FileEntry) -> R
 fn put_entry(backup_dir: &Path, to: &Path, e: &FileEntry) -> Result<()> {
     match e.kind {
         EntryKind::Dir => fs::create_dir(to).at("create folder", to),
-        EntryKind::Symlink => fsx::make_symlink(Path::new(e.target.as_deref().unwrap_or_default()), to),
+        EntryKind::Symlink => {
+            let target = e.target.as_deref().unwrap_or_default();
+            fsx::make_symlink(&decode_rel(target).unwrap_or_else(|| PathBuf::from(target)), to)
+        }
         EntryKind::File | EntryKind::Database => {
-            let from = backup_dir.join(&e.path);
-            fs::copy(&from, to).map_err(|err| Error::io("restore", to, err))?;
+            let from = join_rel(backup_dir, &e.path).unwrap_or_else(|| backup_dir.join(&e.path));
+            fsx::copy_file(&from, to).map_err(|err| match err {
+                fsx::CopyError::Source(err) => Error::io("read", &from, err),
+                fsx::CopyError::Destination(err) => err,
+            })?;
             let f = fs::OpenOptions::new().write(true).open(to).at("open", to)?;
             f.set_modified(fsx::system_time(e.mtime_ns)).at("set time of", to)?;
             #[cfg(unix)]
@@ -102,18 +104,17 @@ fn put_entry(backup_dir: &Path, to: &Path, e: &FileEntry) -> Result<()> {
 }
 
 /// Excluded files inside a folder item are not in any backup; they are carried over
-/// into the restored folder rather than lost. Returns their relative paths.
-pub(super) fn keep_excluded(selection: &Selection, item: &str) -> Vec<String> {
+/// into the restored folder rather than lost. Returns their paths relative to `live`.
+pub(super) fn keep_excluded(selection: &Selection, live: &Path) -> Vec<PathBuf> {
     if !selection.has_excludes() {
         return Vec::new();
     }
     let source = selection.source();
-    let root = source.join(item);
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(&root).follow_links(false).follow_root_links(false).into_iter().flatten() {
-        let Ok(rel) = entry.path().strip_prefix(source) else { continue };
+    for entry in walkdir::WalkDir::new(live).follow_links(false).follow_root_links(false).into_iter().flatten() {
+        let rel = entry.path().strip_prefix(source).unwrap_or(entry.path());
         if entry.file_type().is_file() && selection.excluded(rel) {
-            out.push(rel.to_string_lossy().replace('\\', "/"));
+            out.push(entry.path().strip_prefix(live).unwrap_or(entry.path()).to_path_buf());
         }
     }
     out
@@ -124,51 +125,54 @@ pub(super) fn keep_excluded(selection: &Selection, item: &str) -> Vec<String> {
 /// that [`recover_interrupted`] can finish after a crash. Returns the files written.
 pub(super) fn restore_folder(
     backup: &Path,
-    source: &Path,
+    live: &Path,
     item: &str,
     entries: &[&FileEntry],
-    keep: &[String],
+    keep: &[PathBuf],
     tick: &mut dyn FnMut(u64, u64),
 ) -> Result<u64> {
-    let live = source.join(item);
-    let (staging, old) = restore_swap_names(&live);
+    let (staging, old) = restore_swap_names(live);
     if staging.exists() {
         fs::remove_dir_all(&staging).at("remove leftover", &staging)?;
     }
     let mut n = 0;
+    let inside = |rel: &str| -> PathBuf {
+        let rest = rel.strip_prefix(item).unwrap_or("").trim_start_matches('/');
+        if rest.is_empty() {
+            staging.clone()
+        } else {
+            join_rel(&staging, rest).unwrap_or_else(|| staging.join(rest))
+        }
+    };
     for e in entries {
-        let rest = e.path.strip_prefix(item).unwrap_or("").trim_start_matches('/');
-        let to = if rest.is_empty() { staging.clone() } else { staging.join(rest) };
+        let to = inside(&e.path);
         put_entry(backup, &to, e)?;
         if matches!(e.kind, EntryKind::File | EntryKind::Database) {
             n += 1;
             tick(1, e.size);
         }
     }
-    for rel in keep {
-        let rest = rel.strip_prefix(item).unwrap_or(rel).trim_start_matches('/');
+    for rest in keep {
         let to = staging.join(rest);
         if let Some(parent) = to.parent() {
             fs::create_dir_all(parent).at("create folder", parent)?;
         }
-        fs::copy(source.join(rel), &to).at("carry over excluded file", &to)?;
+        fs::copy(live.join(rest), &to).at("carry over excluded file", &to)?;
     }
     // Folder times were disturbed by filling them; put them back.
     for e in entries.iter().rev().filter(|e| e.kind == EntryKind::Dir) {
-        let rest = e.path.strip_prefix(item).unwrap_or("").trim_start_matches('/');
-        let p = if rest.is_empty() { staging.clone() } else { staging.join(rest) };
-        if let Ok(f) = fs::File::open(&p) {
+        if let Ok(f) = fs::File::open(inside(&e.path)) {
             let _ = f.set_modified(fsx::system_time(e.mtime_ns));
         }
     }
     fsx::sync_tree(&staging)?;
-    if fs::symlink_metadata(&live).is_ok() {
-        swap(&staging, &live, &old)?;
+    if fs::symlink_metadata(live).is_ok() {
+        swap(&staging, live, &old)?;
         fs::remove_dir_all(&old).at("remove the replaced folder", &old)?;
     } else {
-        fs::rename(&staging, &live).at("move into place", &live)?;
+        fs::rename(&staging, live).at("move into place", live)?;
     }
-    fsx::sync_dir(live.parent().unwrap_or(source))?;
+    fsx::sync_dir(live.parent().unwrap_or(Path::new(".")))?;
     Ok(n)
 }
 
@@ -184,13 +188,12 @@ fn swap(staging: &Path, live: &Path, old: &Path) -> Result<()> {
 /// Finishes or undoes a folder swap that a crash interrupted: a live folder missing with
 /// its old copy present gets the old copy back (the restore then runs again); staging
 /// and old leftovers are removed.
-pub(super) fn recover_interrupted(source: &Path, items: &[String]) -> Result<()> {
-    for item in items {
-        let live = source.join(item);
-        let (staging, old) = restore_swap_names(&live);
-        if fs::symlink_metadata(&live).is_err() && old.exists() {
+pub(super) fn recover_interrupted(lives: &[PathBuf]) -> Result<()> {
+    for live in lives {
+        let (staging, old) = restore_swap_names(live);
+        if fs::symlink_metadata(live).is_err() && old.exists() {
             tracing::warn!("an interrupted restore left {} aside; putting it back", old.display());
-            fs::rename(&old, &live).at("put back", &live)?;
+            fs::rename(&old, live).at("put back", live)?;
         }
         for leftover in [staging, old] {
             if fs::symlink_metadata(&leftover).is_ok_and(|m| m.is_dir()) {

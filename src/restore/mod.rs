@@ -18,7 +18,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::fsx;
 use crate::layout::BackupKind;
 use crate::lock::DestinationLock;
-use crate::manifest::{in_item, EntryKind, FileEntry, Trigger};
+use crate::manifest::{in_item, join_rel, EntryKind, FileEntry, Trigger};
 use crate::progress::{Phase, Progress, Throttle};
 use crate::sqlite;
 use crate::verify;
@@ -50,7 +50,7 @@ pub struct RestoreReport {
 /// # Errors
 /// No such backup, an unreadable manifest, or an unsafe path in it.
 pub fn preview(profile: &Profile, name: &str) -> Result<RestorePlan> {
-    Plan::load(profile, name)?.summary(profile, name)
+    Plan::load(profile, name)?.summary(name)
 }
 
 /// Restores backup `name` into the profile's source. See the module doc. `damaged`
@@ -76,12 +76,13 @@ pub fn restore(profile: &Profile, name: &str, progress: &dyn Progress, damaged: 
             cause: "does not exist — create it or connect its drive, then retry".into(),
         });
     }
-    apply::recover_interrupted(&profile.source, &plan.items)?;
-    let before = plan.summary(profile, name)?;
+    let lives: Vec<std::path::PathBuf> = plan.items.iter().map(|i| plan.live_path(i)).collect();
+    apply::recover_interrupted(&lives)?;
+    let before = plan.summary(name)?;
     let m = &plan.manifest;
     // Fail early, before anything changes, when a database is held by another program.
     for db in &m.databases {
-        let live = profile.source.join(&db.path);
+        let live = plan.live_entry(&db.path);
         if plan.items.contains(&db.path) && sqlite::is_database(&live) {
             apply::ensure_not_locked(&live)?;
         }
@@ -102,26 +103,25 @@ pub fn restore(profile: &Profile, name: &str, progress: &dyn Progress, damaged: 
 
     let mut databases_restored = Vec::new();
     let mut files_restored = 0;
-    for item in &plan.items {
+    for (item, live) in plan.items.iter().zip(&lives) {
         let entry = m.files.iter().find(|f| f.path == *item);
-        let live = profile.source.join(item);
         match entry {
             Some(e) if e.kind == EntryKind::Database => {
-                apply::restore_database(&plan.dir.join(item), &live, e).map_err(undo)?;
+                let copy = join_rel(&plan.dir, item).unwrap_or_else(|| plan.dir.join(item));
+                apply::restore_database(&copy, live, e).map_err(undo)?;
                 databases_restored.push(item.clone());
                 files_restored += 1;
                 tick(1, e.size);
             }
             Some(e) if matches!(e.kind, EntryKind::File | EntryKind::Symlink) => {
-                apply::replace_single(&plan.dir, &live, e).map_err(undo)?;
+                apply::replace_single(&plan.dir, live, e).map_err(undo)?;
                 files_restored += 1;
                 tick(1, e.size);
             }
             Some(_) => {
                 let entries: Vec<&FileEntry> = m.files.iter().filter(|f| in_item(&f.path, item)).collect();
-                let kept = apply::keep_excluded(&plan.selection, item);
-                let n = apply::restore_folder(&plan.dir, &profile.source, item, &entries, &kept, &mut tick)
-                    .map_err(undo)?;
+                let kept = apply::keep_excluded(&plan.selection, live);
+                let n = apply::restore_folder(&plan.dir, live, item, &entries, &kept, &mut tick).map_err(undo)?;
                 databases_restored
                     .extend(entries.iter().filter(|f| f.kind == EntryKind::Database).map(|f| f.path.clone()));
                 files_restored += n;

@@ -12,7 +12,7 @@ use crate::catalog;
 use crate::config::{resolve_lexically, Profile};
 use crate::error::{Error, IoContext, Result};
 use crate::fsx;
-use crate::manifest::{in_item, unsafe_path, EntryKind, Manifest};
+use crate::manifest::{encode_rel, in_item, join_rel, unsafe_path, EntryKind, Manifest};
 use crate::selection::Selection;
 use crate::sqlite;
 
@@ -54,8 +54,39 @@ impl Plan {
         Ok(Plan { dir, manifest, items, selection: Selection::new(profile)? })
     }
 
+    /// Where item `item` (escaped) lives now. An item the backup followed as a symlink
+    /// is restored into where the live link points, and the link stays; otherwise the
+    /// item's own path in the source.
+    pub fn live_path(&self, item: &str) -> PathBuf {
+        let source = self.selection.source();
+        let live = join_rel(source, item).unwrap_or_else(|| source.join(item));
+        if self.manifest.item_links.contains_key(item) && fs::symlink_metadata(&live).is_ok_and(|m| m.is_symlink()) {
+            if let Ok(target) = fs::canonicalize(&live) {
+                return target;
+            }
+        }
+        live
+    }
+
+    /// Where the manifest entry `rel` (escaped) lives now: under its item's live path.
+    pub fn live_entry(&self, rel: &str) -> PathBuf {
+        let source = self.selection.source();
+        match self.items.iter().find(|i| in_item(rel, i)) {
+            Some(item) => {
+                let rest = rel[item.len()..].trim_start_matches('/');
+                let base = self.live_path(item);
+                if rest.is_empty() {
+                    base
+                } else {
+                    join_rel(&base, rest).unwrap_or_else(|| base.join(rest))
+                }
+            }
+            None => join_rel(source, rel).unwrap_or_else(|| source.join(rel)),
+        }
+    }
+
     /// Counts what the restore would change against the live data. Changes nothing.
-    pub fn summary(&self, profile: &Profile, name: &str) -> Result<RestorePlan> {
+    pub fn summary(&self, name: &str) -> Result<RestorePlan> {
         let m = &self.manifest;
         let mut plan = RestorePlan {
             name: name.to_string(),
@@ -67,7 +98,7 @@ impl Plan {
             items: self.items.clone(),
         };
         for f in m.files.iter().filter(|f| f.kind == EntryKind::File) {
-            let live = profile.source.join(&f.path);
+            let live = self.live_entry(&f.path);
             match fs::symlink_metadata(&live) {
                 Ok(meta) if meta.is_file() && meta.len() == f.size => {
                     let same = fsx::mtime_ns(&meta) == f.mtime_ns
@@ -102,9 +133,9 @@ impl Plan {
         for entry in fs::read_dir(source).at("read", source)? {
             let entry = entry.at("read", source)?;
             let name = entry.file_name();
-            let n = name.to_string_lossy();
+            let n = encode_rel(Path::new(&name));
             let companion = sqlite::companion_of(&n).is_some_and(|db| keep.contains(db));
-            if keep.contains(n.as_ref())
+            if keep.contains(n.as_str())
                 || companion
                 || self.selection.skips(Path::new(&name))
                 || self.selection.is_destination(&entry.path())
@@ -119,14 +150,13 @@ impl Plan {
     /// Calls `f` for each live file under the items that the backup does not hold (files
     /// added since), leaving out database companions and what the selection skips.
     pub fn for_each_live_extra(&self, mut f: impl FnMut(&Path)) -> Result<()> {
-        let source = self.selection.source();
         let listed: HashSet<&str> = self.manifest.files.iter().map(|f| f.path.as_str()).collect();
         for item in &self.items {
-            let root = source.join(item);
+            let root = self.live_path(item);
             if fs::symlink_metadata(&root).is_err() {
                 continue;
             }
-            for entry in self.selection.walk(&root) {
+            for entry in self.selection.walk(&root, false) {
                 let entry = entry.map_err(|e| {
                     let path = e.path().unwrap_or(&root).to_path_buf();
                     let cause = e.into_io_error().unwrap_or_else(|| std::io::Error::other("a folder loop"));
@@ -135,8 +165,9 @@ impl Plan {
                 if entry.file_type().is_dir() {
                     continue;
                 }
-                let Ok(rel) = entry.path().strip_prefix(source) else { continue };
-                let rel = rel.to_string_lossy().replace('\\', "/");
+                let Ok(rest) = entry.path().strip_prefix(&root) else { continue };
+                let rel =
+                    if rest.as_os_str().is_empty() { item.clone() } else { format!("{item}/{}", encode_rel(rest)) };
                 if listed.contains(rel.as_str()) || sqlite::companion_of(&rel).is_some_and(|db| listed.contains(db)) {
                     continue;
                 }
@@ -152,7 +183,7 @@ fn items_of(m: &Manifest) -> Vec<String> {
     if m.include.is_empty() {
         m.items.iter().map(|i| i.item.clone()).collect()
     } else {
-        m.include.iter().map(|i| i.trim_end_matches('/').to_string()).collect()
+        m.include.iter().map(|i| encode_rel(Path::new(i.trim_end_matches('/')))).collect()
     }
 }
 
@@ -192,7 +223,7 @@ fn check_paths(backup: &Path, m: &Manifest, items: &[String], profile: &Profile)
     }
     let source = resolve_lexically(&profile.source);
     for item in items {
-        let live = profile.source.join(item);
+        let live = join_rel(&profile.source, item).unwrap_or_else(|| profile.source.join(item));
         let parent = live.parent().unwrap_or(&profile.source);
         if !resolve_lexically(parent).starts_with(&source) {
             return Err(refuse(item, "would write through a symlink outside the source"));
