@@ -15,7 +15,7 @@ use crate::hooks;
 use crate::layout::BackupKind;
 use crate::manifest::Trigger;
 use crate::progress::Progress;
-use crate::restore::{self, RestorePlan, RestoreReport};
+use crate::restore::{self, Diff, EntryState, RestorePlan, RestoreReport, RestoreRequest};
 use crate::verify::{self, VerifyReport};
 
 /// How the profile is doing, at a glance. Its wording is [`crate::view::headline`].
@@ -73,6 +73,30 @@ pub struct Status {
     pub not_backed_up: Vec<String>,
     /// Set when a backup is dated later than now: this machine's clock was, or is, wrong.
     pub clock_warning: Option<String>,
+    /// Set when a restore was interrupted (its journal is in the destination): the next
+    /// restore or backup finishes it.
+    pub interrupted_restore: Option<String>,
+}
+
+/// One entry of a backup as `lifeboat ls` and the window's browser show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct LsEntry {
+    /// Relative path, escaped (as `restore PATH` takes it).
+    pub path: String,
+    /// The last component, for display (lossy where the name is not UTF-8).
+    pub name: String,
+    /// File, folder, symlink or database.
+    pub kind: crate::manifest::EntryKind,
+    /// Bytes (files and databases).
+    pub size: u64,
+    /// Modification time as backed up (or, for a new entry, as it is now).
+    pub mtime: DateTime<Utc>,
+    /// Against the live data now.
+    pub state: EntryState,
+    /// For a database: rows per table in the backup and now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tables: Option<Vec<crate::restore::TableDiff>>,
 }
 
 /// A backup is called overdue once it is this much later than due.
@@ -177,6 +201,10 @@ impl Engine {
         let started = Utc::now();
         let damaged = self.history.damaged_backups(&self.profile.name);
         let result = hooks::around(&self.profile, hooks::Stage::Backup, || {
+            // A restore a crash interrupted is finished first: never back up a mix.
+            if self.profile.destination.is_dir() {
+                restore::resume_interrupted(&self.profile, progress, &damaged)?;
+            }
             backup::backup(&self.profile, trigger, progress, &damaged)
         });
         let mut r = RunRecord::new(&self.profile.name, "backup", trigger.as_str(), started);
@@ -286,6 +314,7 @@ impl Engine {
             keep: p.keep,
             not_backed_up,
             clock_warning,
+            interrupted_restore: restore::interrupted(&p.destination),
         })
     }
 
@@ -320,23 +349,91 @@ impl Engine {
         Ok(report)
     }
 
-    /// What restoring `name` would change, without changing anything.
+    /// What restoring all of `name` in place would change, without changing anything.
     ///
     /// # Errors
     /// See [`restore::preview`].
     pub fn restore_preview(&self, name: &str) -> Result<RestorePlan> {
-        restore::preview(&self.profile, name)
+        self.preview(&RestoreRequest::all(name))
     }
 
-    /// Restores `name`: verify, safety snapshot, then databases and folders put back.
+    /// What restoring as `request` asks would change, without changing anything.
+    ///
+    /// # Errors
+    /// See [`restore::preview`].
+    pub fn preview(&self, request: &RestoreRequest) -> Result<RestorePlan> {
+        restore::preview(&self.profile, request)
+    }
+
+    /// The entries of backup `name` directly under `path` (escaped, "" for the top),
+    /// each with its state against the live data; live entries new since are included.
+    ///
+    /// # Errors
+    /// No such backup, or `path` not in it.
+    pub fn ls(&self, name: &str, path: &str) -> Result<Vec<LsEntry>> {
+        let entries = restore::entries_under(&self.profile, name, path.trim_end_matches('/'))?;
+        let dir = catalog::backup_dir(&self.profile.destination, name)?;
+        let dbs = crate::manifest::Manifest::read(&dir).map(|m| m.databases).unwrap_or_default();
+        Ok(entries
+            .into_iter()
+            .map(|(e, state)| {
+                let name = crate::manifest::decode_bytes(e.path.rsplit('/').next().unwrap_or(&e.path))
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_else(|| e.path.clone());
+                let tables = dbs.iter().find(|d| d.path == e.path).map(|d| {
+                    let live = crate::manifest::join_rel(&self.profile.source, &d.path);
+                    let now = live.and_then(|l| crate::sqlite::row_counts(&l).ok()).unwrap_or_default();
+                    d.tables
+                        .iter()
+                        .map(|t| crate::restore::TableDiff {
+                            name: t.name.clone(),
+                            then: Some(t.rows),
+                            now: now.iter().find(|n| n.name == t.name).map(|n| n.rows),
+                        })
+                        .collect()
+                });
+                LsEntry {
+                    name,
+                    kind: e.kind,
+                    size: e.size,
+                    mtime: DateTime::<Utc>::from(crate::fsx::system_time(e.mtime_ns)),
+                    state,
+                    tables,
+                    path: e.path,
+                }
+            })
+            .collect())
+    }
+
+    /// What changed from backup `name` to backup `other`, or to the live data.
+    ///
+    /// # Errors
+    /// No such backup.
+    pub fn diff(&self, name: &str, other: Option<&str>) -> Result<Diff> {
+        match other {
+            Some(o) => restore::diff_backups(&self.profile, name, o),
+            None => restore::diff_live(&self.profile, name),
+        }
+    }
+
+    /// Restores all of `name` in place: verify, safety snapshot, then what differs put back.
     ///
     /// # Errors
     /// See [`restore::restore`]; a failed hook is [`Error::Hook`].
     pub fn restore(&self, name: &str, progress: &dyn Progress) -> Result<RestoreReport> {
+        self.restore_request(&RestoreRequest::all(name), progress)
+    }
+
+    /// Restores as `request` asks: all or some paths, in place or into another folder.
+    ///
+    /// # Errors
+    /// See [`restore::restore`]; a failed hook is [`Error::Hook`].
+    pub fn restore_request(&self, request: &RestoreRequest, progress: &dyn Progress) -> Result<RestoreReport> {
+        let name = request.name.as_str();
         let started = Utc::now();
         let damaged = self.history.damaged_backups(&self.profile.name);
         let result = hooks::around(&self.profile, hooks::Stage::Restore, || {
-            restore::restore(&self.profile, name, progress, &damaged)
+            restore::restore(&self.profile, request, progress, &damaged)
         });
         let mut r = RunRecord::new(&self.profile.name, "restore", "manual", started);
         r.backup = Some(name.to_string());

@@ -1,5 +1,5 @@
 //! File-system helpers every layer uses: hashing, times, modes, symlinks, durable
-//! (synced, atomic) writes, the hashed file copy, the atomic exchange and the host name.
+//! (synced, atomic) writes, the hashed, hole-keeping file copy and the host name.
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
@@ -138,22 +138,6 @@ pub fn make_symlink(target: &Path, link: &Path) -> Result<()> {
     #[cfg(windows)]
     {
         std::os::windows::fs::symlink_file(target, link).at("create symlink", link)
-    }
-}
-
-/// Atomically exchanges two paths (`renameat2(RENAME_EXCHANGE)` on Linux,
-/// `renamex_np(RENAME_SWAP)` on macOS); `Unsupported` elsewhere or where the file system
-/// cannot.
-pub fn exchange(a: &Path, b: &Path) -> io::Result<()> {
-    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
-    {
-        use rustix::fs::{renameat_with, RenameFlags, CWD};
-        renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(io::Error::from)
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
-    {
-        let _ = (a, b);
-        Err(io::Error::from(io::ErrorKind::Unsupported))
     }
 }
 

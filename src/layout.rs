@@ -21,6 +21,9 @@ pub const LOCK_FILE: &str = ".lifeboat.lock";
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// The human-readable summary inside every backup.
 pub const INFO_FILE: &str = "backup_info.txt";
+/// The restore journal in a destination, present while a restore changes live data:
+/// an interrupted restore is found and finished by the next restore or backup.
+pub const RESTORE_JOURNAL: &str = ".lifeboat-restore-journal.json";
 /// A folder's staging copy during a restore, beside it in the source: `.<name>.lifeboat-restore`.
 pub const RESTORE_SUFFIX: &str = ".lifeboat-restore";
 /// A folder set aside during a restore's swap: `.<name>.lifeboat-old`.

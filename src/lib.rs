@@ -39,17 +39,18 @@ pub mod view;
 pub use backup::BackupOutcome;
 pub use catalog::{backup_dir, newest_backup, BackupInfo, KEEP_SAFETY};
 pub use config::{Config, Profile, DEFAULT_EVERY_HOURS, DEFAULT_HOOK_TIMEOUT_SECS, DEFAULT_KEEP};
-pub use engine::{check_on_disk, next_due, Engine, Health, Status, OVERDUE_GRACE};
+pub use engine::{check_on_disk, next_due, Engine, Health, LsEntry, Status, OVERDUE_GRACE};
 pub use env::{config_path, data_dir, history_db, log_dir, parse_tick, tick};
 pub use error::{Error, ErrorKind, ErrorReport, IoContext, Result};
 pub use history::{History, Outcome, RunRecord};
 pub use layout::{BackupKind, INFO_FILE, LOCK_FILE, MANIFEST_FILE};
 pub use logging::{current_log_file, init as init_logging};
 pub use manifest::{
-    DatabaseInfo, EntryKind, FileEntry, Hash, ItemTotals, Manifest, Stored, TableInfo, Totals, Trigger,
+    decode_rel, encode_rel, DatabaseInfo, EntryKind, FileEntry, Hash, ItemTotals, Manifest, SkipKind, Skipped, Stored,
+    TableInfo, Totals, Trigger,
 };
 pub use progress::{NoProgress, Phase, Progress, ProgressUpdate};
-pub use restore::{RestorePlan, RestoreReport};
+pub use restore::{DatabaseDiff, Diff, EntryState, RestorePlan, RestoreReport, RestoreRequest, TableDiff};
 pub use schedule::{Activity, Clock, Event, Pause, Scheduler, SystemClock, DEFAULT_RETRY_AFTER, DEFAULT_TICK};
 pub use sqlite::BUSY_TIMEOUT;
 pub use verify::{Problem, VerifyReport};

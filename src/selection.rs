@@ -86,11 +86,6 @@ impl Selection {
         rel.file_name().and_then(|n| n.to_str()).is_some_and(is_restore_leftover) || self.excluded(rel)
     }
 
-    /// Whether the profile has any exclude glob.
-    pub fn has_excludes(&self) -> bool {
-        !self.excludes.is_empty()
-    }
-
     /// Whether `rel` is excluded by a glob (and so kept out of every backup, and carried
     /// over, untouched, by a restore).
     pub fn excluded(&self, rel: &Path) -> bool {

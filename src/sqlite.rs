@@ -212,6 +212,24 @@ fn stats_of(conn: &Connection, path: &Path) -> Result<DbStats> {
     let err = db_error(path);
     let page_size: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(&err)?;
     let page_count: u64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(&err)?;
+    let tables = table_rows(conn, path)?;
+    let integrity = integrity_check(conn).map_err(&err)?;
+    Ok(DbStats { page_size, page_count, tables, integrity })
+}
+
+/// Tables and their row counts in the live database `path`, read without writing to it.
+///
+/// # Errors
+/// [`Error::Database`] when it cannot be opened or read.
+pub fn row_counts(path: &Path) -> Result<Vec<TableInfo>> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(db_error(path))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db_error(path))?;
+    table_rows(&conn, path)
+}
+
+fn table_rows(conn: &Connection, path: &Path) -> Result<Vec<TableInfo>> {
+    let err = db_error(path);
     let names: Vec<String> = {
         let mut stmt = conn
             .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
@@ -226,8 +244,7 @@ fn stats_of(conn: &Connection, path: &Path) -> Result<DbStats> {
         let rows: u64 = conn.query_row(&sql, [], |r| r.get(0)).unwrap_or(0);
         tables.push(TableInfo { name, rows });
     }
-    let integrity = integrity_check(conn).map_err(&err)?;
-    Ok(DbStats { page_size, page_count, tables, integrity })
+    Ok(tables)
 }
 
 /// "ok", or the first problems `PRAGMA integrity_check` found, joined.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Health, Status};
 use crate::progress::{Phase, ProgressUpdate};
+use crate::restore::{Diff, EntryState, TableDiff};
 
 pub use crate::units::human_bytes;
 
@@ -105,6 +106,54 @@ pub fn first_names(names: &[String], limit: usize) -> Vec<String> {
         out.push(format!("and {} more", names.len() - limit));
     }
     out
+}
+
+/// An entry's state against the live data: "same", "changed", "deleted since", "new since".
+pub fn entry_state(state: EntryState) -> &'static str {
+    match state {
+        EntryState::Same => "same",
+        EntryState::Changed => "changed",
+        EntryState::Deleted => "deleted since",
+        EntryState::New => "new since",
+    }
+}
+
+/// A table's rows then and now: "241 then, 253 now (+12)".
+pub fn rows_then_now(t: &TableDiff) -> String {
+    match (t.then, t.now) {
+        (Some(a), Some(b)) if a == b => format!("{a} rows, unchanged"),
+        (Some(a), Some(b)) => format!("{a} then, {b} now ({:+})", b as i64 - a as i64),
+        (Some(a), None) => format!("{a} then, gone now"),
+        (None, Some(b)) => format!("new, {b} now"),
+        (None, None) => "no rows".into(),
+    }
+}
+
+/// What changed since a backup, in one line: "since then: 3 changed, 5 deleted, 2 new;
+/// test_results +12 rows" ("since then: nothing changed" when nothing did).
+pub fn since_line(d: &Diff) -> String {
+    let mut parts = Vec::new();
+    for (n, word) in [(d.changed.len(), "changed"), (d.removed.len(), "deleted"), (d.added.len(), "new")] {
+        if n > 0 {
+            parts.push(format!("{n} {word}"));
+        }
+    }
+    let rows: Vec<String> = d
+        .databases
+        .iter()
+        .flat_map(|db| db.tables.iter())
+        .filter_map(|t| match (t.then, t.now) {
+            (Some(a), Some(b)) if a != b => Some(format!("{} {:+} rows", t.name, b as i64 - a as i64)),
+            _ => None,
+        })
+        .collect();
+    let files = if parts.is_empty() { String::new() } else { parts.join(", ") };
+    match (files.is_empty(), rows.is_empty()) {
+        (true, true) => "since then: nothing changed".into(),
+        (false, true) => format!("since then: {files}"),
+        (true, false) => format!("since then: {}", rows.join(", ")),
+        (false, false) => format!("since then: {files}; {}", rows.join(", ")),
+    }
 }
 
 /// The words of a status at one moment, for every front end.

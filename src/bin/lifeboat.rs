@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use lifeboat::view::{self, human_bytes, local_time};
 use lifeboat::{
-    BackupInfo, BackupKind, BackupOutcome, Config, Engine, Error, Event, Profile, Progress, ProgressUpdate, Result,
-    Scheduler, SystemClock, Trigger,
+    decode_rel, encode_rel, BackupInfo, BackupKind, BackupOutcome, Config, Engine, EntryKind, Error, Event, Profile,
+    Progress, ProgressUpdate, RestoreRequest, Result, Scheduler, SystemClock, Trigger,
 };
 
 #[derive(Parser)]
@@ -74,9 +74,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Restore a backup into the source, after a safety snapshot of the current data
+    /// Entries of a backup under PATH, with their state against the live data
+    Ls {
+        name: String,
+        /// A folder in the backup, relative to the source [default: the top]
+        path: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed between two backups, or between a backup and the live data
+    Diff {
+        name: String,
+        /// A later backup [default: the live data]
+        other: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a backup (or only PATHs of it) into the source, after a safety snapshot,
+    /// or into an empty folder with --to
     Restore {
         name: String,
+        /// Files or folders to restore, relative to the source, as `ls` shows them
+        paths: Vec<PathBuf>,
+        /// Write into this empty folder instead; the live data is left alone
+        #[arg(long)]
+        to: Option<PathBuf>,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
@@ -120,7 +142,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::List { json } => list(&engine, json),
         Command::Status { json } => status(&engine, json),
         Command::Verify { name, json } => verify(&engine, name.as_deref(), json),
-        Command::Restore { name, yes, json } => restore(&engine, &name, yes, json),
+        Command::Ls { name, path, json } => ls(&engine, &name, path.as_deref(), json),
+        Command::Diff { name, other, json } => diff(&engine, &name, other.as_deref(), json),
+        Command::Restore { name, paths, to, yes, json } => {
+            let request = RestoreRequest {
+                name,
+                paths: paths.iter().map(|p| rel_arg(p)).collect(),
+                to: to.map(|t| absolute(&t)).transpose()?,
+            };
+            restore(&engine, &request, yes, json)
+        }
         Command::Run => run_scheduler(engine),
     }
 }
@@ -376,8 +407,64 @@ fn verify(engine: &Engine, name: Option<&str>, json: bool) -> Result<ExitCode> {
     Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn restore(engine: &Engine, name: &str, yes: bool, json: bool) -> Result<ExitCode> {
-    let plan = engine.restore_preview(name)?;
+/// A path as the user typed it, relative to the source, in the manifest's form.
+fn rel_arg(p: &Path) -> String {
+    let s = encode_rel(p);
+    s.trim_start_matches("./").trim_end_matches('/').to_string()
+}
+
+/// An escaped manifest path as a person reads it (lossy where a name is not UTF-8).
+fn shown(rel: &str) -> String {
+    decode_rel(rel).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| rel.to_string())
+}
+
+fn ls(engine: &Engine, name: &str, path: Option<&Path>, json: bool) -> Result<ExitCode> {
+    let entries = engine.ls(name, &path.map(rel_arg).unwrap_or_default())?;
+    if json {
+        print_json(&entries);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for e in &entries {
+        let kind = match e.kind {
+            EntryKind::Dir => "dir ",
+            EntryKind::Symlink => "link",
+            EntryKind::Database => "db  ",
+            EntryKind::File => "file",
+        };
+        let state = view::entry_state(e.state);
+        let size =
+            if matches!(e.kind, EntryKind::File | EntryKind::Database) { human_bytes(e.size) } else { String::new() };
+        println!("{kind}  {:>10}  {}  {:<15} {}", size, local_time(e.mtime), state, shown(&e.path));
+        for t in e.tables.iter().flatten() {
+            println!("        table {}: {}", t.name, view::rows_then_now(t));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn diff(engine: &Engine, name: &str, other: Option<&str>, json: bool) -> Result<ExitCode> {
+    let d = engine.diff(name, other)?;
+    if json {
+        print_json(&d);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("From {} to {}: {}", d.from, d.to.as_deref().unwrap_or("the live data"), view::since_line(&d));
+    for (label, list) in [("added", &d.added), ("removed", &d.removed), ("changed", &d.changed)] {
+        for p in list {
+            println!("  {label:<8} {}", shown(p));
+        }
+    }
+    for db in &d.databases {
+        for t in &db.tables {
+            println!("  database {} table {}: {}", shown(&db.path), t.name, view::rows_then_now(t));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn restore(engine: &Engine, request: &RestoreRequest, yes: bool, json: bool) -> Result<ExitCode> {
+    let name = &request.name;
+    let plan = engine.preview(request)?;
     if !yes {
         if !std::io::stdin().is_terminal() {
             return Err(Error::Refused {
@@ -386,15 +473,21 @@ fn restore(engine: &Engine, name: &str, yes: bool, json: bool) -> Result<ExitCod
                 ),
             });
         }
-        println!("Restoring {name} into {} will:", engine.profile().source.display());
+        match &request.to {
+            Some(to) => println!("Restoring {name} into {} will:", to.display()),
+            None => println!("Restoring {name} into {} will:", engine.profile().source.display()),
+        }
         println!(
-            "  put back {} changed files, bring back {} deleted files, remove {} files added since",
-            plan.put_back, plan.bring_back, plan.remove
+            "  put back {} changed files, bring back {} deleted files, remove {} files added since ({} unchanged, not touched)",
+            plan.put_back, plan.bring_back, plan.remove, plan.unchanged
         );
         if !plan.databases.is_empty() {
-            println!("  replace the databases {}", plan.databases.join(", "));
+            println!(
+                "  replace the databases {}",
+                plan.databases.iter().map(|d| shown(d)).collect::<Vec<_>>().join(", ")
+            );
         }
-        println!("A safety snapshot of the current data is taken first, so this can be undone.");
+        println!("  Scope: {}.", plan.scope);
         print!("Restore {name}? [y/N] ");
         let _ = std::io::stdout().flush();
         let mut answer = String::new();
@@ -405,21 +498,22 @@ fn restore(engine: &Engine, name: &str, yes: bool, json: bool) -> Result<ExitCod
         }
     }
     let bar = Bar::new(!json);
-    let report = engine.restore(name, &bar);
+    let report = engine.restore_request(request, &bar);
     bar.finish();
     let report = report?;
     if json {
         print_json(&report);
     } else {
         println!(
-            "Restored {name}: {} changed files put back, {} deleted files brought back, {} files added since removed{}",
+            "Restored {name}{}: {} changed files put back, {} deleted files brought back, {} files added since removed{}",
+            report.to.as_ref().map(|t| format!(" into {}", t.display())).unwrap_or_default(),
             report.put_back,
             report.brought_back,
             report.files_removed,
             if report.databases_restored.is_empty() {
                 String::new()
             } else {
-                format!(", databases {}", report.databases_restored.join(", "))
+                format!(", databases {}", report.databases_restored.iter().map(|d| shown(d)).collect::<Vec<_>>().join(", "))
             }
         );
         if let Some(s) = &report.safety_snapshot {

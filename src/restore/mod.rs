@@ -1,29 +1,37 @@
-//! Restore, safely: verify the backup, take a safety snapshot of the current data, then
-//! put databases back through SQLite and folders back through a staging copy swapped in.
-//! `plan.rs` works out what will change (the preview is its summary); `apply.rs` changes it.
+//! Restore, safely and only what differs: verify the backup, take a safety snapshot of
+//! the data it will change, note the restore in a journal, then put back each file that
+//! differs on its own (databases through SQLite, wherever they are), remove what was
+//! added since, and set folder times. `plan.rs` works out the changes (the preview is
+//! their summary); `apply.rs` makes them.
+//!
+//! A restore killed part-way leaves every file either old or new, and its journal in the
+//! destination: the next restore or backup finishes it first ([`resume_interrupted`]).
 
 mod apply;
+mod diff;
 mod plan;
 
 use std::fs;
+use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use plan::RestorePlan;
+pub use diff::{against_live as diff_live, between as diff_backups, DatabaseDiff, Diff, TableDiff};
+pub use plan::{EntryState, RestorePlan, RestoreRequest};
 
 use crate::backup;
 use crate::catalog;
 use crate::config::Profile;
 use crate::error::{Error, IoContext, Result};
 use crate::fsx;
-use crate::layout::BackupKind;
+use crate::layout::{BackupKind, RESTORE_JOURNAL};
 use crate::lock::DestinationLock;
-use crate::manifest::{in_item, join_rel, EntryKind, FileEntry, Trigger};
+use crate::manifest::{EntryKind, FileEntry, Trigger};
 use crate::progress::{Phase, Progress, Throttle};
-use crate::sqlite;
 use crate::verify;
 
-use plan::Plan;
+use plan::{Change, Plan};
 
 /// What a restore did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,149 +41,324 @@ pub struct RestoreReport {
     pub name: String,
     /// The `pre-restore_*` snapshot of the data as it was; restore it to undo.
     pub safety_snapshot: Option<String>,
-    /// Files that had changed since the backup and were put back (as in the plan).
+    /// Files that had changed since the backup and were put back.
     pub put_back: u64,
-    /// Files that had been deleted since the backup and came back (as in the plan).
+    /// Files that had been deleted since the backup and came back.
     pub brought_back: u64,
-    /// Every file written from the backup (changed or not: folders are swapped whole).
+    /// Files (and links, and databases) written from the backup; unchanged ones are not.
     pub files_restored: u64,
     /// Files added since the backup, removed (they are in the safety snapshot).
     pub files_removed: u64,
     /// Databases put back, relative to the source.
     pub databases_restored: Vec<String>,
+    /// Where it was written, when not in place.
+    pub to: Option<PathBuf>,
 }
 
-/// What restoring `name` would change, without changing anything.
+/// A restore in progress, written to the destination before live data changes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Journal {
+    request: RestoreRequest,
+    safety_snapshot: Option<String>,
+    started_at: DateTime<Utc>,
+}
+
+/// What restoring as `request` asks would change, without changing anything.
 ///
 /// # Errors
-/// No such backup, an unreadable manifest, or an unsafe path in it.
-pub fn preview(profile: &Profile, name: &str) -> Result<RestorePlan> {
-    Plan::load(profile, name)?.summary(name)
+/// No such backup, an unreadable manifest or an unsafe path in it, a requested path not
+/// in the backup (the error names the nearest entries), a `--to` folder that is not empty.
+pub fn preview(profile: &Profile, request: &RestoreRequest) -> Result<RestorePlan> {
+    let plan = Plan::load(profile, request)?;
+    Ok(plan.summary(&plan.changes()?))
 }
 
-/// Restores backup `name` into the profile's source. See the module doc. `damaged`
-/// names backups a verify found damaged, never linked from by the safety snapshot.
+/// How each entry directly under `path` (escaped; "" for the top) of backup `name`
+/// compares with the live data, plus live entries there that the backup does not hold.
+///
+/// # Errors
+/// As [`preview`].
+pub fn entries_under(profile: &Profile, name: &str, path: &str) -> Result<Vec<(FileEntry, EntryState)>> {
+    let plan = Plan::load(profile, &RestoreRequest::all(name))?;
+    let parent_of = |p: &str| p.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+    let listed: Vec<&FileEntry> = plan.manifest.files.iter().filter(|e| parent_of(&e.path) == path).collect();
+    if !path.is_empty() && !plan.manifest.files.iter().any(|e| e.path == path) {
+        return Err(Error::Selection { path: PathBuf::from(path), message: format!("is not in backup {name}") });
+    }
+    let mut out: Vec<(FileEntry, EntryState)> = listed.iter().map(|e| ((*e).clone(), plan.state_of(e))).collect();
+    // Live entries in that folder that the backup does not hold: new since.
+    let folder = if path.is_empty() { None } else { Some(plan.live_entry(path)) };
+    if let Some(folder) = folder.filter(|f| f.is_dir()) {
+        let known: std::collections::HashSet<&str> = listed.iter().map(|e| e.path.as_str()).collect();
+        for entry in fs::read_dir(&folder).at("read", &folder)?.flatten() {
+            let rel = format!("{path}/{}", crate::manifest::encode_rel(Path::new(&entry.file_name())));
+            let leftover = crate::layout::is_restore_leftover(&entry.file_name().to_string_lossy());
+            if known.contains(rel.as_str()) || leftover || crate::sqlite::companion_of(&rel).is_some() {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            let kind = if meta.is_dir() {
+                EntryKind::Dir
+            } else if meta.file_type().is_symlink() {
+                EntryKind::Symlink
+            } else {
+                EntryKind::File
+            };
+            let id = fsx::file_id(&meta);
+            out.push((
+                FileEntry {
+                    path: rel,
+                    kind,
+                    size: if meta.is_file() { meta.len() } else { 0 },
+                    mtime_ns: fsx::mtime_ns(&meta),
+                    ctime_ns: id.ctime_ns,
+                    inode: id.inode,
+                    dev: id.dev,
+                    blake3: None,
+                    stored: crate::manifest::Stored::Created,
+                    mode: fsx::mode_of(&meta),
+                    target: None,
+                },
+                EntryState::New,
+            ));
+        }
+    }
+    out.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+    Ok(out)
+}
+
+/// Restores as `request` asks. See the module doc. `damaged` names backups a verify
+/// found damaged, never linked from by the safety snapshot.
 ///
 /// # Errors
 /// The destination busy; the backup damaged ([`Error::Damaged`], every problem listed)
-/// or holding an unsafe path; the source missing; a live database held by another
-/// program. Once live data has changed, a failure is [`Error::RestoreInterrupted`]
-/// naming the safety snapshot, with the kind of its cause.
-pub fn restore(profile: &Profile, name: &str, progress: &dyn Progress, damaged: &[String]) -> Result<RestoreReport> {
+/// or holding an unsafe path; a path not in it; the source missing; a live database held
+/// by another program. Once live data has changed, a failure is
+/// [`Error::RestoreInterrupted`] naming the safety snapshot, with the kind of its cause.
+pub fn restore(
+    profile: &Profile,
+    request: &RestoreRequest,
+    progress: &dyn Progress,
+    damaged: &[String],
+) -> Result<RestoreReport> {
     let _lock = DestinationLock::acquire(&profile.destination, "a restore")?;
     catalog::remove_leftovers(&profile.destination)?;
-    let plan = Plan::load(profile, name)?;
+    if let Some(journal) = read_journal(&profile.destination)? {
+        if journal.request != *request {
+            tracing::warn!("finishing the interrupted restore of {} first", journal.request.name);
+            run_locked(profile, &journal.request, progress, damaged, Some(journal.safety_snapshot.clone()))?;
+        }
+    }
+    run_locked(profile, request, progress, damaged, None)
+}
+
+/// Finishes a restore a crash interrupted, if the destination's journal shows one.
+///
+/// # Errors
+/// As [`restore`].
+pub fn resume_interrupted(
+    profile: &Profile,
+    progress: &dyn Progress,
+    damaged: &[String],
+) -> Result<Option<RestoreReport>> {
+    if !profile.destination.join(RESTORE_JOURNAL).exists() {
+        return Ok(None);
+    }
+    let _lock = DestinationLock::acquire(&profile.destination, "a restore")?;
+    let Some(journal) = read_journal(&profile.destination)? else { return Ok(None) };
+    tracing::warn!("finishing the interrupted restore of {}", journal.request.name);
+    run_locked(profile, &journal.request, progress, damaged, Some(journal.safety_snapshot)).map(Some)
+}
+
+/// A sentence about an interrupted restore, if the destination's journal shows one.
+pub fn interrupted(destination: &Path) -> Option<String> {
+    let journal = read_journal(destination).ok()??;
+    Some(format!(
+        "a restore of {} started {} was interrupted: the next restore or backup finishes it",
+        journal.request.name,
+        journal.started_at.to_rfc3339()
+    ))
+}
+
+fn read_journal(destination: &Path) -> Result<Option<Journal>> {
+    let path = destination.join(RESTORE_JOURNAL);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::Damaged {
+            path: path.clone(),
+            problems: 1,
+            first: format!("the restore journal is unreadable: {e}"),
+            all: vec![format!("the restore journal is unreadable: {e}")],
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read", &path, e)),
+    }
+}
+
+/// One restore, with the destination lock held. `resumed` carries the safety snapshot
+/// of the interrupted run being finished (none is taken again).
+fn run_locked(
+    profile: &Profile,
+    request: &RestoreRequest,
+    progress: &dyn Progress,
+    damaged: &[String],
+    resumed: Option<Option<String>>,
+) -> Result<RestoreReport> {
+    let plan = Plan::load(profile, request)?;
     let report = verify::verify_against(&plan.dir, &plan.manifest, progress);
     if !report.ok {
         let all = report.describe();
         return Err(Error::Damaged { path: plan.dir, problems: all.len(), first: all[0].clone(), all });
     }
-    if !profile.source.is_dir() {
+    let in_place = request.to.is_none();
+    if in_place && !profile.source.is_dir() {
         return Err(Error::SourceMissing {
             path: profile.source.clone(),
             cause: "does not exist — create it or connect its drive, then retry".into(),
         });
     }
-    let lives: Vec<std::path::PathBuf> = plan.items.iter().map(|i| plan.live_path(i)).collect();
-    apply::recover_interrupted(&lives)?;
-    let before = plan.summary(name)?;
+    if let Some(to) = &request.to {
+        if !to.exists() {
+            fs::create_dir(to).at("create folder", to)?;
+        }
+    }
+    let roots: Vec<PathBuf> = plan.items.iter().map(|i| plan.live_path(i)).collect();
+    if in_place {
+        for root in &roots {
+            apply::clean_up(root)?;
+        }
+    }
+    let changes = plan.changes()?;
+    let summary = plan.summary(&changes);
     let m = &plan.manifest;
     // Fail early, before anything changes, when a database is held by another program.
-    for db in &m.databases {
-        let live = plan.live_entry(&db.path);
-        if plan.items.contains(&db.path) && sqlite::is_database(&live) {
-            apply::ensure_not_locked(&live)?;
+    for c in &changes {
+        if let Change::Database { live, .. } = c {
+            if crate::sqlite::is_database(live) {
+                apply::ensure_not_locked(live)?;
+            }
         }
     }
 
-    let safety = take_safety_snapshot(profile, &plan, name, progress, damaged)?;
+    let safety = match resumed {
+        Some(s) => s,
+        None if in_place && !changes.is_empty() => take_safety_snapshot(profile, &plan, progress, damaged)?,
+        None => None,
+    };
+    let journal_path = profile.destination.join(RESTORE_JOURNAL);
+    if in_place && !changes.is_empty() {
+        let journal = Journal { request: request.clone(), safety_snapshot: safety.clone(), started_at: Utc::now() };
+        let text = serde_json::to_vec_pretty(&journal).map_err(|e| Error::Internal { message: e.to_string() })?;
+        fsx::write_atomic(&journal_path, &text)?;
+    }
     let undo = |e: Error| match &safety {
         Some(s) => {
-            Error::RestoreInterrupted { backup: name.to_string(), safety_snapshot: s.clone(), source: Box::new(e) }
+            Error::RestoreInterrupted { backup: request.name.clone(), safety_snapshot: s.clone(), source: Box::new(e) }
         }
         None => e,
     };
 
-    let total_files = m.files.iter().filter(|f| matches!(f.kind, EntryKind::File | EntryKind::Database)).count() as u64;
-    let total_bytes: u64 = m.files.iter().map(|f| f.size).sum();
-    let throttle = Throttle::new(progress, Phase::Restoring, total_files, total_bytes);
-    let mut tick = |files: u64, bytes: u64| throttle.add(files, bytes);
-
-    let mut databases_restored = Vec::new();
-    let mut files_restored = 0;
-    for (item, live) in plan.items.iter().zip(&lives) {
-        let entry = m.files.iter().find(|f| f.path == *item);
-        match entry {
-            Some(e) if e.kind == EntryKind::Database => {
-                let copy = join_rel(&plan.dir, item).unwrap_or_else(|| plan.dir.join(item));
-                apply::restore_database(&copy, live, e).map_err(undo)?;
-                databases_restored.push(item.clone());
+    let bytes: u64 = changes
+        .iter()
+        .map(|c| match c {
+            Change::Put { entry, .. } | Change::Database { entry, .. } => m.files[*entry].size,
+            _ => 0,
+        })
+        .sum();
+    let throttle = Throttle::new(progress, Phase::Restoring, changes.len() as u64, bytes);
+    let (mut files_restored, mut files_removed, mut databases_restored) = (0u64, 0u64, Vec::new());
+    for c in &changes {
+        match c {
+            Change::MakeDir { live, .. } => apply::make_dir(live).map_err(undo)?,
+            Change::Put { entry, live, .. } => {
+                let e = &m.files[*entry];
+                if e.kind == EntryKind::Database {
+                    apply::restore_database(&plan.dir, live, e).map_err(undo)?;
+                    databases_restored.push(e.path.clone());
+                } else {
+                    apply::put(&plan.dir, live, e).map_err(undo)?;
+                }
                 files_restored += 1;
-                tick(1, e.size);
+                throttle.add(1, e.size);
             }
-            Some(e) if matches!(e.kind, EntryKind::File | EntryKind::Symlink) => {
-                apply::replace_single(&plan.dir, live, e).map_err(undo)?;
+            Change::Database { entry, live } => {
+                let e = &m.files[*entry];
+                apply::restore_database(&plan.dir, live, e).map_err(undo)?;
+                databases_restored.push(e.path.clone());
                 files_restored += 1;
-                tick(1, e.size);
+                throttle.add(1, e.size);
             }
-            Some(_) => {
-                let entries: Vec<&FileEntry> = m.files.iter().filter(|f| in_item(&f.path, item)).collect();
-                let kept = apply::keep_excluded(&plan.selection, live);
-                let n = apply::restore_folder(&plan.dir, live, item, &entries, &kept, &mut tick).map_err(undo)?;
-                databases_restored
-                    .extend(entries.iter().filter(|f| f.kind == EntryKind::Database).map(|f| f.path.clone()));
-                files_restored += n;
+            Change::Remove { live, files } => {
+                apply::remove(live).map_err(undo)?;
+                files_removed += files;
+                throttle.add(1, 0);
             }
-            None => {}
         }
     }
     throttle.finish();
-    // Whole-source backups: top-level entries added since are removed too.
-    for path in plan.top_level_additions()? {
-        if path.is_dir() && !path.is_symlink() {
-            fs::remove_dir_all(&path).at("remove", &path).map_err(undo)?;
-        } else {
-            fs::remove_file(&path).at("remove", &path).map_err(undo)?;
-        }
+    // Folder times and modes last, deepest first: filling a folder changes its time.
+    for e in m.files.iter().rev().filter(|e| e.kind == EntryKind::Dir && plan.selected(&e.path)) {
+        apply::finish_dir(&plan.live_entry(&e.path), e);
     }
-    fsx::sync_tree(&profile.source)?;
-    fsx::sync_dir(&profile.source)?;
+    let synced = match &request.to {
+        Some(to) => fsx::sync_tree(to),
+        None => fsx::sync_tree(&profile.source),
+    };
+    synced.map_err(undo)?;
+    if in_place && journal_path.exists() {
+        fs::remove_file(&journal_path).at("remove", &journal_path)?;
+        fsx::sync_dir(&profile.destination)?;
+    }
     if let Err(e) = catalog::rotate_keeping(&profile.destination, BackupKind::PreRestore, catalog::KEEP_SAFETY, &[]) {
         tracing::error!("rotation of safety snapshots failed: {e}");
     }
-    // The files added since were counted by the plan, before the folders were swapped.
-    let files_removed = before.remove;
     tracing::info!(
-        "restored {name}: {files_restored} files, {files_removed} removed, databases {databases_restored:?}"
+        "restored {}: {files_restored} files written, {files_removed} removed, databases {databases_restored:?}",
+        request.name
     );
     Ok(RestoreReport {
-        name: name.to_string(),
+        name: request.name.clone(),
         safety_snapshot: safety,
-        put_back: before.put_back,
-        brought_back: before.bring_back,
+        put_back: summary.put_back,
+        brought_back: summary.bring_back,
         files_restored,
         files_removed,
         databases_restored,
+        to: request.to.clone(),
     })
 }
 
-/// The snapshot of the items as they are now, so the restore itself can be undone.
+/// The snapshot of the items the restore changes, as they are now, so the restore
+/// itself can be undone. Unchanged files are hard-linked from the newest backup: cheap.
 fn take_safety_snapshot(
     profile: &Profile,
     plan: &Plan,
-    restoring: &str,
     progress: &dyn Progress,
     damaged: &[String],
 ) -> Result<Option<String>> {
-    let whole = plan.manifest.include.is_empty();
-    let present: Vec<String> =
-        plan.items.iter().filter(|i| fs::symlink_metadata(profile.source.join(i)).is_ok()).cloned().collect();
+    let whole = plan.manifest.include.is_empty() && plan.request.paths.is_empty();
+    let touched: Vec<&String> = plan
+        .items
+        .iter()
+        .filter(|i| plan.request.paths.is_empty() || plan.request.paths.iter().any(|p| crate::manifest::in_item(p, i)))
+        .collect();
+    let present: Vec<String> = touched
+        .iter()
+        .filter(|i| fs::symlink_metadata(plan.live_path(i)).is_ok())
+        .filter_map(|i| crate::manifest::decode_rel(i).and_then(|p| p.to_str().map(str::to_string)))
+        .collect();
     if present.is_empty() && !whole {
         return Ok(None);
     }
     let mut p = profile.clone();
     p.include = if whole { Vec::new() } else { present };
-    let info = backup::create_locked(&p, Trigger::PreRestore, BackupKind::PreRestore, progress, &[restoring], damaged)?
-        .ok_or_else(|| Error::Internal { message: "a pre-restore snapshot was skipped".into() })?;
+    let info = backup::create_locked(
+        &p,
+        Trigger::PreRestore,
+        BackupKind::PreRestore,
+        progress,
+        &[plan.request.name.as_str()],
+        damaged,
+    )?
+    .ok_or_else(|| Error::Internal { message: "a pre-restore snapshot was skipped".into() })?;
     Ok(Some(info.name))
 }
