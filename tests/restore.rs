@@ -176,9 +176,6 @@ fn change_everything(app: &SeedApp) -> Changes {
     Changes { put_back: 4, bring_back: 12, remove: 5 }
 }
 
-/// Files under the seed's folders plus the database: what a restore puts in place.
-const SEED_FILES: u64 = (AUDIO_FILES + ILLUGEN_FILES + 1) as u64;
-
 #[test]
 fn restore_after_rows_and_files_deleted_changed_and_added_gives_the_backup_state() {
     let fx = Fixture::new();

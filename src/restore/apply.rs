@@ -66,11 +66,21 @@ fn temp_name(live: &Path) -> PathBuf {
     live.with_file_name(name)
 }
 
-/// Replaces the file or link at `live` by the backup's entry `e`: written under a
-/// temporary name in the same folder, synced, then renamed over it, so a crash leaves
-/// the old version or the new one, never a mix. A folder in its way is removed first.
+/// Replaces the file or link at `live` by the backup's entry `e`, at once: [`stage`]
+/// then [`commit`].
 pub(super) fn put(backup_dir: &Path, live: &Path, e: &FileEntry) -> Result<()> {
-    let parent = live.parent().unwrap_or(Path::new("."));
+    let tmp = stage(backup_dir, live, e)?;
+    if !fsx::FSYNC_EACH_FILE {
+        fs::File::open(&tmp).and_then(|f| f.sync_all()).at("sync", &tmp)?;
+    }
+    commit(&tmp, live)?;
+    fsx::sync_dir(live.parent().unwrap_or(Path::new(".")))
+}
+
+/// Writes the backup's entry `e` under a temporary name beside `live` (its time and mode
+/// set) and returns that name. Nothing live changes yet; the caller syncs the staged
+/// copies (one `syncfs` for all of them on Linux) before [`commit`] renames them over.
+pub(super) fn stage(backup_dir: &Path, live: &Path, e: &FileEntry) -> Result<PathBuf> {
     let tmp = temp_name(live);
     let _ = fs::remove_file(&tmp);
     match e.kind {
@@ -91,14 +101,21 @@ pub(super) fn put(backup_dir: &Path, live: &Path, e: &FileEntry) -> Result<()> {
                 use std::os::unix::fs::PermissionsExt;
                 f.set_permissions(fs::Permissions::from_mode(mode)).at("set permissions of", &tmp)?;
             }
-            f.sync_all().at("sync", &tmp)?;
+            if fsx::FSYNC_EACH_FILE {
+                f.sync_all().at("sync", &tmp)?;
+            }
         }
     }
+    Ok(tmp)
+}
+
+/// Renames the synced copy `tmp` over `live`: a crash leaves the old version or the new
+/// one, never a mix. A folder in its way is removed first.
+pub(super) fn commit(tmp: &Path, live: &Path) -> Result<()> {
     if fs::symlink_metadata(live).is_ok_and(|m| m.is_dir()) {
         fs::remove_dir_all(live).at("remove", live)?;
     }
-    fs::rename(&tmp, live).at("move into place", live)?;
-    fsx::sync_dir(parent)
+    fs::rename(tmp, live).at("move into place", live)
 }
 
 /// Makes the folder `live`, removing a file or link in its way (never following it).

@@ -266,32 +266,48 @@ fn run_locked(
         .sum();
     let throttle = Throttle::new(progress, Phase::Restoring, changes.len() as u64, bytes);
     let (mut files_restored, mut files_removed, mut databases_restored) = (0u64, 0u64, Vec::new());
+    // Folders first; then every file staged beside its live version and all of them
+    // synced at once; then databases through SQLite; then the renames; then removals.
     for c in &changes {
-        match c {
-            Change::MakeDir { live, .. } => apply::make_dir(live).map_err(undo)?,
-            Change::Put { entry, live, .. } => {
-                let e = &m.files[*entry];
-                if e.kind == EntryKind::Database {
-                    apply::restore_database(&plan.dir, live, e).map_err(undo)?;
-                    databases_restored.push(e.path.clone());
-                } else {
-                    apply::put(&plan.dir, live, e).map_err(undo)?;
-                }
-                files_restored += 1;
-                throttle.add(1, e.size);
+        if let Change::MakeDir { live } = c {
+            apply::make_dir(live).map_err(undo)?;
+        }
+    }
+    let mut staged = Vec::new();
+    for c in &changes {
+        if let Change::Put { entry, live, .. } = c {
+            let e = &m.files[*entry];
+            if e.kind != EntryKind::Database {
+                staged.push((apply::stage(&plan.dir, live, e).map_err(undo)?, live, e));
             }
-            Change::Database { entry, live } => {
-                let e = &m.files[*entry];
-                apply::restore_database(&plan.dir, live, e).map_err(undo)?;
-                databases_restored.push(e.path.clone());
-                files_restored += 1;
-                throttle.add(1, e.size);
-            }
-            Change::Remove { live, files } => {
-                apply::remove(live).map_err(undo)?;
-                files_removed += files;
-                throttle.add(1, 0);
-            }
+        }
+    }
+    if !staged.is_empty() {
+        let root = request.to.as_deref().unwrap_or(&profile.source);
+        fsx::sync_tree(root).map_err(undo)?;
+    }
+    for c in &changes {
+        let (entry, live) = match c {
+            Change::Database { entry, live } => (entry, live),
+            Change::Put { entry, live, .. } if m.files[*entry].kind == EntryKind::Database => (entry, live),
+            _ => continue,
+        };
+        let e = &m.files[*entry];
+        apply::restore_database(&plan.dir, live, e).map_err(undo)?;
+        databases_restored.push(e.path.clone());
+        files_restored += 1;
+        throttle.add(1, e.size);
+    }
+    for (tmp, live, e) in &staged {
+        apply::commit(tmp, live).map_err(undo)?;
+        files_restored += 1;
+        throttle.add(1, e.size);
+    }
+    for c in &changes {
+        if let Change::Remove { live, files } = c {
+            apply::remove(live).map_err(undo)?;
+            files_removed += files;
+            throttle.add(1, 0);
         }
     }
     throttle.finish();

@@ -197,8 +197,8 @@ impl Plan {
     pub fn changes(&self) -> Result<Vec<Change>> {
         let mut out = Vec::new();
         for (i, e) in self.manifest.files.iter().enumerate() {
-            let wanted = self.selected(&e.path);
-            if !wanted && !(e.kind == EntryKind::Dir && self.leads_to_selected(&e.path)) {
+            let needed = self.selected(&e.path) || (e.kind == EntryKind::Dir && self.leads_to_selected(&e.path));
+            if !needed {
                 continue;
             }
             let live = self.live_entry(&e.path);
