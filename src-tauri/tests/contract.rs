@@ -136,35 +136,38 @@ fn mocked_commands() -> Names {
         .collect()
 }
 
-/// Fails naming what `side` has that the schema lacks, and the other way round.
-fn assert_names(side: &str, found: &Names, schema: &Names) {
+/// What `side` has that the schema lacks, and the other way round, if anything.
+fn disagreement(side: &str, found: &Names, schema: &Names) -> Option<String> {
     let extra: Vec<_> = found.difference(schema).collect();
     let missing: Vec<_> = schema.difference(found).collect();
-    assert!(
-        extra.is_empty() && missing.is_empty(),
-        "{side} disagrees with {SCHEMA_FILE}: not in the schema {extra:?}, missing {missing:?}"
-    );
+    (!extra.is_empty() || !missing.is_empty())
+        .then(|| format!("{side}: not in the schema {extra:?}, missing {missing:?}"))
 }
 
 #[test]
 fn every_side_names_the_same_commands_and_events() {
     let commands = schema_commands();
     assert_eq!(commands.len(), 16, "{commands:?}");
-    assert_names("commands.rs (#[tauri::command])", &declared_commands(), &commands);
-    assert_names("lib.rs generate_handler![]", &handler_commands(), &commands);
-    assert_names("build.rs COMMANDS (permissions)", &permitted_commands(), &commands);
     let (granted, other) = granted();
-    assert_names("capabilities/main.json (allow-*)", &granted, &commands);
     let api_js = read("../ui/api.js");
-    assert_names("ui/api.js call('...')", &quoted_after(&api_js, "call('"), &commands);
-    assert_names("ui/dev/mock-tauri.js commands", &mocked_commands(), &commands);
+    let events: Names = schema()["events"].as_object().expect("events").keys().cloned().collect();
+    assert_eq!(events, ["progress", "status-changed"].map(String::from).into());
+    let sides = [
+        ("commands.rs #[tauri::command]", declared_commands(), &commands),
+        ("lib.rs generate_handler![]", handler_commands(), &commands),
+        ("build.rs COMMANDS (the permissions)", permitted_commands(), &commands),
+        ("capabilities/main.json allow-*", granted, &commands),
+        ("ui/api.js call('...')", quoted_after(&api_js, "call('"), &commands),
+        ("ui/dev/mock-tauri.js commands", mocked_commands(), &commands),
+        ("ui/api.js on('...')", quoted_after(&api_js, "on('"), &events),
+    ];
+    let disagreements: Vec<String> =
+        sides.iter().filter_map(|(side, found, schema)| disagreement(side, found, schema)).collect();
+    assert!(disagreements.is_empty(), "disagree with {SCHEMA_FILE}:\n  {}", disagreements.join("\n  "));
 
     // Besides the commands, only listening to events.
     let only_events: Names = ["core:event:allow-listen", "core:event:allow-unlisten"].map(String::from).into();
     assert_eq!(other, only_events, "capabilities/main.json grants more than the commands and events");
-    let events: Names = schema()["events"].as_object().expect("events").keys().cloned().collect();
-    assert_eq!(events, ["progress", "status-changed"].map(String::from).into());
-    assert_names("ui/api.js on('...')", &quoted_after(&api_js, "on('"), &events);
 }
 
 // ---- the contract's signatures are the commands' ----
