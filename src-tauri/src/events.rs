@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lifeboat::view::{self, ProgressView, State};
+use lifeboat::view::{self, AppView, ProgressView};
 use lifeboat::Event;
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::broadcast::{error::RecvError, Receiver};
@@ -34,7 +34,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>, state: Arc<AppState>, tick: Duratio
 /// What the loop showed last, so a clock tick only emits when the words changed.
 struct Shown {
     notifier: Notifier,
-    last: Option<(State, String)>,
+    last: Option<AppView>,
 }
 
 /// The one subscriber: every scheduler event (and every `tick`, for the times in the
@@ -73,12 +73,11 @@ async fn show<R: Runtime>(app: AppHandle<R>, state: Arc<AppState>, mut events: R
 }
 
 /// Reads the status off the runtime, updates the tray, emits `status-changed` (always
-/// when `force`, else only when the state or headline changed), and checks for overdue.
+/// when `force`, else only when the words changed), and checks for overdue.
 async fn publish<R: Runtime>(app: &AppHandle<R>, state: &Arc<AppState>, shown: &mut Shown, force: bool) {
     let reader = Arc::clone(state);
     let Ok(status) = tauri::async_runtime::spawn_blocking(move || reader.status()).await else { return };
-    let words = (status.view.state, status.view.headline.clone());
-    let changed = shown.last.replace(words.clone()) != Some(words);
+    let changed = shown.last.replace(status.view.clone()).as_ref() != Some(&status.view);
     crate::tray::update(app, &status);
     if force || changed {
         emit_status(app, &status);
