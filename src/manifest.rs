@@ -83,6 +83,21 @@ impl std::fmt::Debug for Hash {
     }
 }
 
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Hash {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Blake3Hash".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$",
+            "description": "A BLAKE3 hash: 64 lowercase hex digits."
+        })
+    }
+}
+
 impl Serialize for Hash {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         s.serialize_str(blake3::Hash::from_bytes(self.0).to_hex().as_str())

@@ -1,13 +1,15 @@
 //! Presentation-neutral wording and numbers, owned once for the CLI, the tray and the
-//! window: relative times ("2 h ago"), sizes, the health headline, phase labels. Front
-//! ends render these strings; none words them again.
+//! window: relative times ("2 h ago"), sizes, the health headline, phase labels, and the
+//! tray app's state word and headline ([`describe`]). Front ends render these strings;
+//! none words them again.
 
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Duration, Local, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Health, Status};
 use crate::progress::{Phase, ProgressUpdate};
 use crate::restore::{Diff, EntryState, TableDiff};
+use crate::schedule::{Activity, Pause};
 
 pub use crate::units::human_bytes;
 
@@ -32,18 +34,27 @@ pub fn progress_line(p: &ProgressUpdate) -> String {
     format!("{} {}/{} ({}%)", phase_label(p.phase), p.files_done, p.files_total, p.percent())
 }
 
-/// "just now", "5 min ago", "3 h ago", "4 days ago"; "in 5 min", "in 3 h" for the future.
+/// A rough length of time, to the nearest unit: "45 s", "5 min", "2 h", "3 days".
+pub fn span(d: Duration) -> String {
+    let secs = d.num_seconds().max(0);
+    let minutes = (secs + 30) / 60;
+    if secs < 60 {
+        format!("{secs} s")
+    } else if minutes < 60 {
+        format!("{minutes} min")
+    } else if secs < 172_800 {
+        format!("{} h", (secs + 1800) / 3600)
+    } else {
+        format!("{} days", (secs + 43_200) / 86_400)
+    }
+}
+
+/// "just now", "5 min ago", "3 h ago", "4 days ago" (whole units passed); "in 5 min",
+/// "in 10 h" for the future (the nearest [`span`]).
 pub fn ago(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
     let d = now - t;
-    if d.num_seconds() < 0 {
-        let d = -d;
-        return if d.num_days() >= 2 {
-            format!("in {} days", d.num_days())
-        } else if d.num_hours() >= 1 {
-            format!("in {} h", d.num_hours())
-        } else {
-            format!("in {} min", d.num_minutes() + 1)
-        };
+    if d < Duration::zero() {
+        return format!("in {}", span(-d));
     }
     if d.num_days() >= 2 {
         format!("{} days ago", d.num_days())
@@ -164,8 +175,6 @@ pub struct StatusView {
     pub headline: String,
     /// What needs doing, if anything: "the last backup failed".
     pub detail: Option<String>,
-    /// The tray's status line: "Protected · last backup 2 h ago".
-    pub tray_line: String,
     /// "2 h ago", or `None` with no backup.
     pub last_backup_ago: Option<String>,
     /// "in 10 h", "due now".
@@ -174,39 +183,272 @@ pub struct StatusView {
 
 /// Words `status` at `now`.
 pub fn status_view(status: &Status, now: DateTime<Utc>) -> StatusView {
-    let last_backup_ago = status.last_success_at.map(|t| ago(now, t));
-    let next_due = match status.next_due {
+    StatusView {
+        headline: headline(status.health).to_string(),
+        detail: health_detail(status.health, status.not_backed_up.len()),
+        last_backup_ago: status.last_success_at.map(|t| ago(now, t)),
+        next_due: next_due(status, now),
+    }
+}
+
+/// "in 10 h", or "due now" once the due time has passed (or with no backup yet).
+fn next_due(status: &Status, now: DateTime<Utc>) -> String {
+    match status.next_due {
         Some(t) if t > now => ago(now, t),
         _ => "due now".into(),
-    };
-    let headline = headline(status.health).to_string();
-    let tray_line = match &last_backup_ago {
-        Some(a) => format!("{headline} · last backup {a}"),
-        None => headline.clone(),
-    };
-    StatusView {
-        headline,
-        detail: health_detail(status.health, status.not_backed_up.len()),
-        tray_line,
-        last_backup_ago,
-        next_due,
     }
+}
+
+/// The tray app's state at a glance: its tray icon and the window's header follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// No usable profile yet: the first-run setup.
+    Setup,
+    /// Backed up recently, nothing wrong.
+    Protected,
+    /// A backup, restore or verify is running.
+    BackingUp,
+    /// Something needs doing: a failure, a damaged or overdue backup, no backup yet.
+    NeedsAttention,
+    /// Scheduled backups are paused.
+    Paused,
+}
+
+/// What the tray app knows besides the engine's [`Status`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppFacts<'a> {
+    /// No usable profile yet: the first-run setup is needed.
+    pub setup_needed: bool,
+    /// Why the config could not be used, when there is one.
+    pub config_problem: Option<&'a str>,
+    /// The job running now, and its latest progress.
+    pub running: Option<(Activity, Option<&'a ProgressUpdate>)>,
+    /// The pause in force.
+    pub paused: Option<Pause>,
+}
+
+/// What the tray and the window's header show at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AppView {
+    /// The state, for icons and styles.
+    pub state: State,
+    /// The state in words, the window's heading: "Protected", "Backing up", "Restoring",
+    /// "Verifying", "Needs attention", "Paused", "Set up Lifeboat".
+    pub title: String,
+    /// The tray's status line: "Last backup 2 h ago · next in 10 h", "Backing up… 45%",
+    /// "Last backup failed: destination not available: …".
+    pub headline: String,
+    /// The last failure in a sentence, for the window's alert; null when all is well.
+    pub alert: Option<String>,
+    /// The next backup when it is not a due time: "Now", "Paused until you resume",
+    /// "Paused until 14:05"; null: the status's `next_due` (shown as a relative time).
+    pub next_backup: Option<String>,
+    /// The running job's progress, once it has reported.
+    pub progress: Option<ProgressView>,
+}
+
+/// A progress update with its words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ProgressView {
+    /// The numbers.
+    #[serde(flatten)]
+    pub update: ProgressUpdate,
+    /// The phase in words: "Copying files".
+    pub label: String,
+    /// 0 to 100 (by bytes, else by files; 0 while nothing is counted).
+    pub percent: u8,
+    /// What is counted so far: "120 of 967 files · 18.87 MB of 26.84 MB"; empty before.
+    pub detail: String,
+}
+
+/// Words a progress update: its phase, percentage, files and sizes.
+pub fn progress_view(p: &ProgressUpdate) -> ProgressView {
+    let files = (p.files_total > 0).then(|| format!("{} of {} files", p.files_done, p.files_total));
+    let size = (p.bytes_total > 0).then(|| format!("{} of {}", human_bytes(p.bytes_done), human_bytes(p.bytes_total)));
+    ProgressView {
+        update: p.clone(),
+        label: phase_label(p.phase).to_string(),
+        percent: p.percent(),
+        detail: files.into_iter().chain(size).collect::<Vec<_>>().join(" · "),
+    }
+}
+
+/// The last failure in a sentence, or the destination that cannot be reached.
+pub fn alert(status: &Status) -> Option<String> {
+    match &status.last_error {
+        Some(_) if status.health == Health::Damaged => Some(format!("{} — make a new backup.", failure(status)?)),
+        Some(_) => failure(status),
+        None if !status.destination_available => Some(format!(
+            "Backup folder not available: {} — connect the drive and try again.",
+            status.destination.display()
+        )),
+        None if status.health == Health::Partial => Some(format!(
+            "The newest backup is partial: {} not backed up: {}.",
+            status.not_backed_up.len(),
+            first_names(&status.not_backed_up, 5).join(", ")
+        )),
+        None => status.interrupted_restore.clone().or_else(|| status.clock_warning.clone()),
+    }
+}
+
+/// "Last backup failed: …" or "Newest backup is damaged: …", when the health says so.
+fn failure(status: &Status) -> Option<String> {
+    let cause = |default: &'static str| status.last_error.as_ref().map_or(default, |e| e.message.as_str());
+    match status.health {
+        Health::Failing => Some(format!("Last backup failed: {}", cause("unknown error"))),
+        Health::Damaged => Some(format!("Newest backup is damaged: {}", cause("verify found problems"))),
+        _ => None,
+    }
+}
+
+/// The tray app's words for `status` (`None`: not set up, or unreadable) and the app's
+/// own facts at `now`: its state, heading, status line, alert and next backup.
+pub fn describe(status: Option<&Status>, app: &AppFacts, now: DateTime<Utc>) -> AppView {
+    let (state, headline) = state_and_headline(status, app, now);
+    let title = match (state, app.running) {
+        (State::Setup, _) => "Set up Lifeboat",
+        (State::BackingUp, Some((Activity::Restore, _))) => "Restoring",
+        (State::BackingUp, Some((Activity::Verify, _))) => "Verifying",
+        (State::BackingUp, _) => "Backing up",
+        (State::Protected, _) => "Protected",
+        (State::NeedsAttention, _) => "Needs attention",
+        (State::Paused, _) => "Paused",
+    };
+    let next_backup = match (app.paused, app.running) {
+        (Some(Pause::Indefinitely), _) => Some("Paused until you resume".to_string()),
+        (Some(Pause::Until(t)), _) => Some(format!("Paused until {}", clock_or_date(now, t))),
+        (None, Some((Activity::Backup, _))) => Some("Now".to_string()),
+        (None, _) => None,
+    };
+    AppView {
+        state,
+        title: title.to_string(),
+        headline,
+        alert: status.and_then(alert),
+        next_backup,
+        progress: app.running.and_then(|(_, p)| p).map(progress_view),
+    }
+}
+
+fn state_and_headline(status: Option<&Status>, app: &AppFacts, now: DateTime<Utc>) -> (State, String) {
+    if app.setup_needed {
+        let headline = match app.config_problem {
+            Some(p) => format!("Settings need attention: {p}"),
+            None => "Set up Lifeboat: choose what to back up".to_string(),
+        };
+        return (State::Setup, headline);
+    }
+    if let Some((activity, progress)) = app.running {
+        let verb = match activity {
+            Activity::Backup => "Backing up…",
+            Activity::Restore => "Restoring…",
+            Activity::Verify => "Verifying…",
+        };
+        let headline = match progress.filter(|p| p.bytes_total > 0 || p.files_total > 0) {
+            Some(p) => format!("{verb} {}%", p.percent()),
+            None => verb.to_string(),
+        };
+        return (State::BackingUp, headline);
+    }
+    let last = match status.and_then(|s| s.last_success_at) {
+        Some(t) => format!("last backup {}", ago(now, t)),
+        None => "no backup yet".to_string(),
+    };
+    if let Some(pause) = app.paused {
+        let until = match pause {
+            Pause::Until(t) => format!("Paused for {}", span(t - now)),
+            Pause::Indefinitely => "Paused until resumed".to_string(),
+        };
+        return (State::Paused, format!("{until} · {last}"));
+    }
+    let Some(status) = status else {
+        return (State::NeedsAttention, "Cannot read the backup status: see the log".to_string());
+    };
+    let next = format!("next {}", next_due(status, now));
+    let state = if status.health == Health::Ok { State::Protected } else { State::NeedsAttention };
+    let headline = match status.health {
+        Health::Failing | Health::Damaged => failure(status).unwrap_or_default(),
+        Health::Overdue => format!("{} · overdue", capitalized(&last)),
+        Health::Partial => format!(
+            "{} · {}",
+            capitalized(&last),
+            health_detail(Health::Partial, status.not_backed_up.len()).unwrap_or_default()
+        ),
+        Health::NoBackup | Health::Ok => format!("{} · {next}", capitalized(&last)),
+    };
+    (state, headline)
+}
+
+/// Only the clock time when `t` is on today's date, else a short date and time.
+fn clock_or_date(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
+    let (now, t) = (DateTime::<Local>::from(now), DateTime::<Local>::from(t));
+    if t.date_naive() == now.date_naive() {
+        t.format("%H:%M").to_string()
+    } else {
+        t.format("%a %-d %b, %H:%M").to_string()
+    }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Duration;
+    use crate::error::{ErrorKind, ErrorReport};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn status(health: Health, last: Option<DateTime<Utc>>, next_due: Option<DateTime<Utc>>) -> Status {
+        Status {
+            profile: "DrumGen Scorer".into(),
+            source: "/home/ana/DrumGen Scorer".into(),
+            destination: "/media/ana/Backups".into(),
+            destination_available: true,
+            health,
+            last_backup: None,
+            last_success_at: last,
+            last_attempt: None,
+            last_error: None,
+            next_due,
+            backups: usize::from(last.is_some()),
+            every_hours: 12.0,
+            keep: 2,
+            not_backed_up: Vec::new(),
+            clock_warning: None,
+            interrupted_restore: None,
+        }
+    }
 
     #[test]
     fn relative_times_in_both_directions() {
         let now = Utc::now();
         assert_eq!(ago(now, now), "just now");
+        assert_eq!(ago(now, now - Duration::seconds(20)), "just now");
         assert_eq!(ago(now, now - Duration::minutes(5)), "5 min ago");
         assert_eq!(ago(now, now - Duration::hours(3)), "3 h ago");
         assert_eq!(ago(now, now - Duration::days(4)), "4 days ago");
         assert_eq!(ago(now, now + Duration::hours(3)), "in 3 h");
         assert_eq!(ago(now, now + Duration::days(3)), "in 3 days");
+        assert_eq!(ago(now, now + Duration::hours(12) - Duration::seconds(2)), "in 12 h");
+    }
+
+    #[test]
+    fn spans_round_to_the_nearest_unit() {
+        assert_eq!(span(Duration::seconds(45)), "45 s");
+        assert_eq!(span(Duration::minutes(5)), "5 min");
+        assert_eq!(span(Duration::minutes(125)), "2 h");
+        assert_eq!(span(Duration::hours(10)), "10 h");
+        assert_eq!(span(Duration::seconds(3599)), "1 h");
+        assert_eq!(span(Duration::hours(50)), "2 days");
     }
 
     #[test]
@@ -219,5 +461,79 @@ mod tests {
         let shown = first_names(&names, 20);
         assert_eq!(shown.len(), 21);
         assert_eq!(shown[20], "and 5 more");
+    }
+
+    #[test]
+    fn a_running_backup_shows_its_percent_and_numbers() {
+        let p =
+            ProgressUpdate { phase: Phase::Copying, files_done: 1, files_total: 10, bytes_done: 45, bytes_total: 100 };
+        let app = AppFacts { running: Some((Activity::Backup, Some(&p))), ..AppFacts::default() };
+        let v = describe(None, &app, at("2025-12-29T10:00:00Z"));
+        assert_eq!(
+            (v.state, v.title.as_str(), v.headline.as_str()),
+            (State::BackingUp, "Backing up", "Backing up… 45%")
+        );
+        assert_eq!(v.next_backup.as_deref(), Some("Now"));
+        let progress = v.progress.unwrap();
+        assert_eq!((progress.label.as_str(), progress.percent), ("Copying files", 45));
+        assert_eq!(progress.detail, "1 of 10 files · 45 B of 100 B");
+
+        let restoring = AppFacts { running: Some((Activity::Restore, None)), ..AppFacts::default() };
+        let v = describe(None, &restoring, at("2025-12-29T10:00:00Z"));
+        assert_eq!((v.title.as_str(), v.headline.as_str(), v.progress), ("Restoring", "Restoring…", None));
+        assert_eq!(progress_view(&ProgressUpdate::phase(Phase::Scanning)).detail, "");
+    }
+
+    #[test]
+    fn setup_and_pause_are_named() {
+        let now = at("2025-12-29T10:00:00Z");
+        let v = describe(None, &AppFacts { setup_needed: true, ..AppFacts::default() }, now);
+        assert_eq!((v.state, v.title.as_str()), (State::Setup, "Set up Lifeboat"));
+        let broken = AppFacts { setup_needed: true, config_problem: Some("line 3"), ..AppFacts::default() };
+        assert_eq!(describe(None, &broken, now).headline, "Settings need attention: line 3");
+
+        let paused = AppFacts { paused: Some(Pause::Until(now + Duration::hours(1))), ..AppFacts::default() };
+        let v = describe(None, &paused, now);
+        assert_eq!((v.state, v.headline.as_str()), (State::Paused, "Paused for 1 h · no backup yet"));
+        assert!(v.next_backup.unwrap().starts_with("Paused until "));
+        let s = status(Health::Ok, Some(now - Duration::hours(2)), Some(now + Duration::hours(10)));
+        let v = describe(Some(&s), &AppFacts { paused: Some(Pause::Indefinitely), ..AppFacts::default() }, now);
+        assert_eq!(v.headline, "Paused until resumed · last backup 2 h ago");
+        assert_eq!(v.next_backup.as_deref(), Some("Paused until you resume"));
+    }
+
+    #[test]
+    fn the_headline_follows_the_health() {
+        let now = at("2025-12-29T10:00:00Z");
+        let ok = status(Health::Ok, Some(now - Duration::hours(2)), Some(now + Duration::hours(10)));
+        let v = describe(Some(&ok), &AppFacts::default(), now);
+        assert_eq!((v.state, v.title.as_str()), (State::Protected, "Protected"));
+        assert_eq!(v.headline, "Last backup 2 h ago · next in 10 h");
+        assert_eq!((v.alert, v.next_backup), (None, None));
+
+        let fresh = status(Health::NoBackup, None, None);
+        assert_eq!(describe(Some(&fresh), &AppFacts::default(), now).headline, "No backup yet · next due now");
+
+        let mut failing = ok.clone();
+        failing.health = Health::Failing;
+        failing.destination_available = false;
+        failing.last_error = Some(ErrorReport {
+            kind: ErrorKind::DestinationUnavailable,
+            message: "destination not available: /media/ana/Backups".into(),
+        });
+        let v = describe(Some(&failing), &AppFacts::default(), now);
+        assert_eq!((v.state, v.title.as_str()), (State::NeedsAttention, "Needs attention"));
+        assert_eq!(v.headline, "Last backup failed: destination not available: /media/ana/Backups");
+        assert_eq!(v.alert.as_deref(), Some(v.headline.as_str()));
+
+        failing.health = Health::Damaged;
+        let v = describe(Some(&failing), &AppFacts::default(), now);
+        assert_eq!(v.headline, "Newest backup is damaged: destination not available: /media/ana/Backups");
+        assert_eq!(v.alert.unwrap(), format!("{} — make a new backup.", v.headline));
+
+        let mut away = ok.clone();
+        away.destination_available = false;
+        let alert = describe(Some(&away), &AppFacts::default(), now).alert.unwrap();
+        assert_eq!(alert, "Backup folder not available: /media/ana/Backups — connect the drive and try again.");
     }
 }

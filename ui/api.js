@@ -1,10 +1,13 @@
-// The window's only door to the app: the commands and events of docs/app-api.md.
-// Every rejection is normalised to { kind, message, field? } so views show one shape.
+// The window's only door to the app: the commands and events of docs/app-api.md. Every
+// command called and event listened to here is checked against the app's own list by
+// src-tauri/tests/contract.rs.
+// Every rejection is normalised to { kind, message, field? } so views show one shape;
+// `kind` is one of the engine's ErrorKind names ('setting', 'destination_unavailable', ...).
 
 function tauri() {
   const t = window.__TAURI__;
   if (!t?.core?.invoke || !t?.event?.listen) {
-    throw { kind: 'no_app', message: 'This window only works inside the Lifeboat app.' };
+    throw { kind: 'internal', message: 'This window only works inside the Lifeboat app.' };
   }
   return t;
 }
@@ -12,9 +15,9 @@ function tauri() {
 /** Whatever the app (or the bridge itself) rejected with, as { kind, message, field? }. */
 export function toError(err) {
   if (err && typeof err === 'object' && typeof err.message === 'string') {
-    return { kind: err.kind ?? 'error', message: err.message, field: err.field ?? null };
+    return { kind: err.kind ?? 'internal', message: err.message, field: err.field ?? null };
   }
-  return { kind: 'error', message: String(err ?? 'unknown error'), field: null };
+  return { kind: 'internal', message: String(err ?? 'unknown error'), field: null };
 }
 
 async function call(command, args) {
@@ -26,9 +29,16 @@ async function call(command, args) {
 }
 
 /** Listen to an app event; the handler gets the payload only. */
-export async function on(event, handler) {
+async function on(event, handler) {
   return tauri().event.listen(event, (e) => handler(e?.payload));
 }
+
+export const events = {
+  // An AppStatus after every state change.
+  onStatusChanged: (handler) => on('status-changed', handler),
+  // A ProgressView while a job runs (about 10 a second at most).
+  onProgress: (handler) => on('progress', handler),
+};
 
 export const api = {
   getStatus: () => call('get_status'),

@@ -1,4 +1,6 @@
-// Turning the app's raw values (RFC 3339 times, byte counts, enum names) into words.
+// Turning the app's raw values (RFC 3339 times, byte counts, enum names) into words, for
+// the lists (backups, activity, restore plan). The header's and progress's words are the
+// app's own (lifeboat::view), sent in the status and progress payloads.
 // Pure functions: no DOM, no commands, so the 30 s tick can call them freely.
 
 /** A Date from an RFC 3339 string, or null for anything missing or unparsable. */
@@ -54,15 +56,6 @@ export function shortDateTime(date) {
   });
 }
 
-/** Only the clock time when it is today, else a short date and time. */
-export function clockOrDate(date, now = new Date()) {
-  if (!date) return '';
-  const sameDay = date.toDateString() === now.toDateString();
-  return sameDay
-    ? date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
-    : shortDateTime(date);
-}
-
 /** Decimal units, as file managers show them: 1.48 MB. */
 export function bytes(n) {
   if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) return '—';
@@ -104,34 +97,11 @@ export function plural(n, one, many = `${one}s`) {
   return `${number(n)} ${n === 1 ? one : many}`;
 }
 
-export const STATE_LABEL = {
-  setup: 'Set up Lifeboat',
-  protected: 'Protected',
-  backing_up: 'Backing up',
-  needs_attention: 'Needs attention',
-  paused: 'Paused',
-};
-
-// While state is "backing_up" the app may in fact be restoring or verifying:
-// say what is really happening.
-export const RUNNING_LABEL = { backup: 'Backing up', restore: 'Restoring', verify: 'Verifying' };
-
 export const TRIGGER_LABEL = {
   scheduled: 'Scheduled',
   startup: 'At startup',
   manual: 'Manual',
   'pre-restore': 'Before restore',
-};
-
-// Same words as the engine's Phase::label, so the CLI and the window agree.
-export const PHASE_LABEL = {
-  scanning: 'Scanning',
-  copying: 'Copying files',
-  databases: 'Copying databases',
-  finishing: 'Finishing',
-  rotating: 'Removing old backups',
-  verifying: 'Verifying',
-  restoring: 'Restoring',
 };
 
 export const OUTCOME_LABEL = { success: 'Succeeded', skipped: 'Skipped', failed: 'Failed' };

@@ -34,7 +34,7 @@
 //   Activity    #activity > li.run[data-outcome=success|skipped|failed][data-id],
 //               #open-log, #activity-error
 
-import { api, on } from './api.js';
+import { api, events } from './api.js';
 import { fill, h, refreshTimes } from './dom.js';
 import { activityView } from './views/activity.js';
 import { backupsView } from './views/backups.js';
@@ -186,8 +186,8 @@ async function start() {
   document.body.append(restore.el);
   try {
     // Listen before the first read so no change between the two is missed.
-    await on('status-changed', applyStatus);
-    await on('progress', (p) => {
+    await events.onStatusChanged(applyStatus);
+    await events.onProgress((p) => {
       if (pending || status?.running) header.progress(p);
       restore.progress(p);
     });

@@ -1,19 +1,26 @@
-//! What each window command does, as plain functions over [`AppState`] (docs/app-api.md).
-//! The `#[tauri::command]` wrappers in `commands.rs` only call these.
+//! What each window command and tray item does, as plain functions over [`AppState`]
+//! (docs/app-api.md). The `#[tauri::command]` wrappers in `commands.rs` and the tray menu
+//! only call these; what they change reaches the tray and the window as the scheduler's
+//! events (see `events.rs`), never by a call back.
 
 use std::path::{Path, PathBuf};
 
 use lifeboat::Pause;
 use lifeboat::{BackupInfo, BackupOutcome, Engine, Error, ErrorKind, Profile, RunRecord, Trigger};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::state::{AppState, AppStatus};
 
 /// How a command fails: the engine's `{kind, message}`, and for settings the field at fault.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct CommandError {
+    /// What kind of failure, for code to branch on (the engine's `ErrorKind`).
     pub kind: ErrorKind,
+    /// The error's text, for people: it names the path and the cause.
     pub message: String,
+    /// The setting at fault, when `save_settings` refuses one: `source`, `include`,
+    /// `destination`, `every_hours`, `keep`, a hook name...
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
@@ -34,60 +41,81 @@ impl std::fmt::Display for CommandError {
 pub type ApiResult<T> = Result<T, CommandError>;
 
 /// The settings the window reads and saves.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct Settings {
-    #[serde(default)]
+    /// Whether a config exists (read only).
     pub configured: bool,
+    /// The profile, `null` before the first setup.
     pub profile: Option<ProfileSettings>,
-    #[serde(default)]
+    /// Notify after every successful backup, not only after failures.
     pub notify_on_success: bool,
-    #[serde(default = "yes")]
+    /// Start Lifeboat at login.
     pub launch_at_login: bool,
-    #[serde(default)]
+    /// Where the config file is (read only).
     pub config_path: PathBuf,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            configured: false,
+            profile: None,
+            notify_on_success: false,
+            launch_at_login: true,
+            config_path: PathBuf::new(),
+        }
+    }
 }
 
 /// A profile as the settings form edits it: lenient, so a half-filled form is validated
 /// by the engine (with the field named) rather than refused by deserialisation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct ProfileSettings {
-    #[serde(default)]
+    /// The profile's name; blank: the source folder's name.
     pub name: String,
-    #[serde(default)]
+    /// The application's data folder.
     pub source: PathBuf,
-    #[serde(default)]
+    /// What to back up, relative to the source; empty: all of it.
     pub include: Vec<String>,
-    #[serde(default)]
+    /// Glob patterns left out.
     pub exclude: Vec<String>,
-    #[serde(default)]
+    /// Where the backups go.
     pub destination: PathBuf,
-    #[serde(default = "default_every_hours")]
+    /// Hours between scheduled backups.
     pub every_hours: f64,
-    #[serde(default = "default_keep")]
+    /// Backups kept.
     pub keep: usize,
-    #[serde(default)]
+    /// A command run before each backup.
     pub before_backup: Option<String>,
-    #[serde(default)]
+    /// A command run after each backup.
     pub after_backup: Option<String>,
-    #[serde(default)]
+    /// A command run before each restore.
     pub before_restore: Option<String>,
-    #[serde(default)]
+    /// A command run after each restore.
     pub after_restore: Option<String>,
-    #[serde(default = "default_hook_timeout")]
+    /// How long a command may run, in seconds.
     pub hook_timeout_secs: u64,
 }
 
-fn yes() -> bool {
-    true
-}
-fn default_every_hours() -> f64 {
-    lifeboat::DEFAULT_EVERY_HOURS
-}
-fn default_keep() -> usize {
-    lifeboat::DEFAULT_KEEP
-}
-fn default_hook_timeout() -> u64 {
-    lifeboat::DEFAULT_HOOK_TIMEOUT_SECS
+impl Default for ProfileSettings {
+    fn default() -> Self {
+        ProfileSettings {
+            name: String::new(),
+            source: PathBuf::new(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            destination: PathBuf::new(),
+            every_hours: lifeboat::DEFAULT_EVERY_HOURS,
+            keep: lifeboat::DEFAULT_KEEP,
+            before_backup: None,
+            after_backup: None,
+            before_restore: None,
+            after_restore: None,
+            hook_timeout_secs: lifeboat::DEFAULT_HOOK_TIMEOUT_SECS,
+        }
+    }
 }
 
 impl From<&Profile> for ProfileSettings {
@@ -239,7 +267,7 @@ pub fn get_autostart(state: &AppState) -> bool {
 }
 
 pub fn set_autostart(state: &AppState, enabled: bool) -> ApiResult<bool> {
-    Ok(state.login.set(enabled)?)
+    Ok(state.set_login(enabled)?)
 }
 
 /// Pauses scheduled backups for `hours`, or until resumed when `None`.
@@ -279,4 +307,24 @@ pub fn backup_folder(state: &AppState, name: Option<&str>) -> ApiResult<PathBuf>
         }
         .into()),
     }
+}
+
+/// Opens the destination, or one backup in it, in the file manager.
+pub fn open_backup_folder(state: &AppState, name: Option<&str>) -> ApiResult<()> {
+    open_path(backup_folder(state, name)?)
+}
+
+/// Opens today's log file (or the log folder) with the desktop's default app.
+pub fn open_log_file(state: &AppState) -> ApiResult<()> {
+    open_path(state.log_file())
+}
+
+/// Opens a file or folder with the desktop's default app.
+fn open_path(path: PathBuf) -> ApiResult<()> {
+    tracing::info!("open {}", path.display());
+    opener::open(&path).map_err(|e| CommandError {
+        kind: ErrorKind::Io,
+        message: format!("cannot open {}: {e}", path.display()),
+        field: None,
+    })
 }

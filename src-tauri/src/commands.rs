@@ -1,12 +1,14 @@
 //! The window's commands (docs/app-api.md): each one calls its plain function in `api`,
-//! blocking work on a blocking thread so the runtime and the UI stay responsive.
+//! blocking work on a blocking thread so the runtime and the UI stay responsive. What a
+//! command changes reaches the tray and the window through the scheduler's events.
+//! `contract.rs` lists these signatures for the pinned schema; tests/contract.rs checks
+//! that the two agree.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use lifeboat::{BackupInfo, BackupOutcome, RestorePlan, RestoreReport, RunRecord, VerifyReport};
-use tauri::{AppHandle, Manager, Runtime, State};
-use tauri_plugin_dialog::DialogExt;
+use tauri::{AppHandle, Runtime, State};
 
 use crate::api::{self, ApiResult, CommandError, Settings};
 use crate::state::{AppState, AppStatus};
@@ -60,33 +62,14 @@ pub async fn get_settings(state: AppStateRef<'_>) -> ApiResult<Settings> {
 }
 
 #[tauri::command]
-pub async fn save_settings<R: Runtime>(
-    app: AppHandle<R>,
-    state: AppStateRef<'_>,
-    settings: Settings,
-) -> ApiResult<Settings> {
-    let saved = blocking(&state, move |s| api::save_settings(s, settings)).await?;
-    crate::events::refresh(&app);
-    Ok(saved)
+pub async fn save_settings(state: AppStateRef<'_>, settings: Settings) -> ApiResult<Settings> {
+    blocking(&state, move |s| api::save_settings(s, settings)).await
 }
 
 /// A native folder picker, run from Rust: the window has no dialog permission.
 #[tauri::command]
 pub async fn pick_folder<R: Runtime>(app: AppHandle<R>, start: Option<String>) -> ApiResult<Option<PathBuf>> {
-    let mut dialog = app.dialog().file().set_title("Choose a folder");
-    if let Some(start) = start.filter(|s| !s.is_empty()) {
-        dialog = dialog.set_directory(start);
-    }
-    if let Some(window) = app.get_webview_window(crate::window::MAIN) {
-        dialog = dialog.set_parent(&window);
-    }
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    dialog.pick_folder(move |picked| {
-        let _ = tx.send(picked.and_then(|p| p.into_path().ok()));
-    });
-    let picked = rx.await.unwrap_or(None);
-    tracing::info!("folder picked: {picked:?}");
-    Ok(picked)
+    Ok(crate::window::pick_folder(&app, start).await)
 }
 
 #[tauri::command]
@@ -95,10 +78,8 @@ pub async fn get_autostart(state: AppStateRef<'_>) -> ApiResult<bool> {
 }
 
 #[tauri::command]
-pub async fn set_autostart<R: Runtime>(app: AppHandle<R>, state: AppStateRef<'_>, enabled: bool) -> ApiResult<bool> {
-    let now = blocking(&state, move |s| api::set_autostart(s, enabled)).await?;
-    crate::events::refresh(&app);
-    Ok(now)
+pub async fn set_autostart(state: AppStateRef<'_>, enabled: bool) -> ApiResult<bool> {
+    blocking(&state, move |s| api::set_autostart(s, enabled)).await
 }
 
 #[tauri::command]
@@ -118,20 +99,10 @@ pub async fn get_history(state: AppStateRef<'_>, limit: usize) -> ApiResult<Vec<
 
 #[tauri::command]
 pub async fn open_backup_folder(state: AppStateRef<'_>, name: Option<String>) -> ApiResult<()> {
-    blocking(&state, move |s| open_path(api::backup_folder(s, name.as_deref())?)).await
+    blocking(&state, move |s| api::open_backup_folder(s, name.as_deref())).await
 }
 
 #[tauri::command]
 pub async fn open_log_file(state: AppStateRef<'_>) -> ApiResult<()> {
-    blocking(&state, |s| open_path(s.log_file())).await
-}
-
-/// Opens a file or folder with the desktop's default app.
-pub fn open_path(path: PathBuf) -> ApiResult<()> {
-    tracing::info!("open {}", path.display());
-    opener::open(&path).map_err(|e| CommandError {
-        kind: lifeboat::ErrorKind::Io,
-        message: format!("cannot open {}: {e}", path.display()),
-        field: None,
-    })
+    blocking(&state, api::open_log_file).await
 }

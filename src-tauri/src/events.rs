@@ -1,95 +1,100 @@
-//! Runs the scheduler and forwards what it does: every event refreshes the status shown
-//! in the tray and sent to the window; progress goes out throttled; some events notify.
+//! Runs the scheduler and shows what it does: one loop takes the scheduler's events (and
+//! the clock, and launch-at-login switches) and is the only place that updates the tray
+//! and emits to the window. Progress goes out throttled; some events notify.
+//!
+//! State flows one way: commands and the tray act through the scheduler (`api`), the
+//! scheduler announces, this loop shows.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lifeboat::view::{self, AppView, ProgressView};
 use lifeboat::Event;
-use tauri::{AppHandle, Emitter, Manager, Runtime};
-use tokio::sync::broadcast::error::RecvError;
+use tauri::{AppHandle, Emitter, Runtime};
+use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 use crate::notify::{self, Notifier};
-use crate::state::{AppState, State};
+use crate::state::{AppState, AppStatus};
+
+/// The window's event after every state change; its payload is [`AppStatus`].
+pub const STATUS_CHANGED: &str = "status-changed";
+/// The window's event while a job runs; its payload is [`ProgressView`].
+pub const PROGRESS: &str = "progress";
 
 /// At most this often a `progress` event (~10 per second).
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
-/// What was last shown, so the periodic refresh only emits on a change.
-struct Publisher {
-    notifier: Notifier,
-    last: Mutex<Option<(State, String)>>,
-}
-
-/// Starts the scheduler loop, the event forwarder and the periodic refresh.
+/// Starts the scheduler loop and the loop that shows its events.
 pub fn start<R: Runtime>(app: &AppHandle<R>, state: Arc<AppState>, tick: Duration) {
-    app.manage(Arc::new(Publisher { notifier: Notifier::default(), last: Mutex::new(None) }));
     let events = state.scheduler.subscribe();
-    tauri::async_runtime::spawn(forward(app.clone(), Arc::clone(&state), events));
     tauri::async_runtime::spawn(Arc::clone(&state.scheduler).run(tick));
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move {
-        let mut every = tokio::time::interval(tick);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            publish(&app, false).await;
-        }
-    });
+    tauri::async_runtime::spawn(show(app.clone(), state, events, tick));
 }
 
-/// Re-reads the status and shows it everywhere (after a command changed something).
-pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move { publish(&app, true).await });
+/// What the loop showed last, so a clock tick only emits when the words changed.
+struct Shown {
+    notifier: Notifier,
+    last: Option<AppView>,
 }
 
-async fn forward<R: Runtime>(
-    app: AppHandle<R>,
-    state: Arc<AppState>,
-    mut events: tokio::sync::broadcast::Receiver<Event>,
-) {
+/// The one subscriber: every scheduler event (and every `tick`, for the times in the
+/// words, and every launch-at-login switch) refreshes the tray and the window.
+async fn show<R: Runtime>(app: AppHandle<R>, state: Arc<AppState>, mut events: Receiver<Event>, tick: Duration) {
+    let mut shown = Shown { notifier: Notifier::default(), last: None };
+    let mut clock = tokio::time::interval(tick);
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_progress: Option<Instant> = None;
     loop {
-        let event = match events.recv().await {
-            Ok(event) => event,
-            Err(RecvError::Lagged(_)) => continue,
-            Err(RecvError::Closed) => return,
+        let force = tokio::select! {
+            event = events.recv() => match event {
+                Ok(Event::Progress(progress)) => {
+                    if last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
+                        last_progress = Some(Instant::now());
+                        emit_progress(&app, &view::progress_view(&progress));
+                        crate::tray::update(&app, &state.cached_status());
+                    }
+                    continue;
+                }
+                Ok(event) => {
+                    log_event(&event);
+                    if let Some(note) = shown.notifier.for_event(&event, state.notify_on_success()) {
+                        notify::send(note);
+                    }
+                    true
+                }
+                Err(RecvError::Lagged(_)) => true,
+                Err(RecvError::Closed) => return,
+            },
+            _ = clock.tick() => false,
+            _ = state.login_changed.notified() => true,
         };
-        if let Event::Progress(progress) = &event {
-            if last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
-                last_progress = Some(Instant::now());
-                let _ = app.emit("progress", progress);
-                crate::tray::update(&app, &state.cached_status());
-            }
-            continue;
-        }
-        log_event(&event);
-        let publisher = app.state::<Arc<Publisher>>();
-        if let Some(note) = publisher.notifier.for_event(&event, state.notify_on_success()) {
-            notify::send(note);
-        }
-        publish(&app, true).await;
+        publish(&app, &state, &mut shown, force).await;
     }
 }
 
 /// Reads the status off the runtime, updates the tray, emits `status-changed` (always
-/// when `force`, else only when the state or headline changed), and checks for overdue.
-async fn publish<R: Runtime>(app: &AppHandle<R>, force: bool) {
-    let state = Arc::clone(&app.state::<Arc<AppState>>());
-    let Ok(status) = tauri::async_runtime::spawn_blocking(move || state.status()).await else { return };
-    let publisher = Arc::clone(&app.state::<Arc<Publisher>>());
-    let shown = (status.state, status.headline.clone());
-    let changed = publisher.last.lock().expect("publisher lock").replace(shown.clone()) != Some(shown);
+/// when `force`, else only when the words changed), and checks for overdue.
+async fn publish<R: Runtime>(app: &AppHandle<R>, state: &Arc<AppState>, shown: &mut Shown, force: bool) {
+    let reader = Arc::clone(state);
+    let Ok(status) = tauri::async_runtime::spawn_blocking(move || reader.status()).await else { return };
+    let changed = shown.last.replace(status.view.clone()).as_ref() != Some(&status.view);
     crate::tray::update(app, &status);
     if force || changed {
-        let _ = app.emit("status-changed", &status);
+        emit_status(app, &status);
     }
     if let Some(engine_status) = &status.status {
-        let now = app.state::<Arc<AppState>>().scheduler.now();
-        if let Some(note) = publisher.notifier.for_status(engine_status, now) {
+        if let Some(note) = shown.notifier.for_status(engine_status, state.scheduler.now()) {
             notify::send(note);
         }
     }
+}
+
+fn emit_status<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) {
+    let _ = app.emit(STATUS_CHANGED, status);
+}
+
+fn emit_progress<R: Runtime>(app: &AppHandle<R>, progress: &ProgressView) {
+    let _ = app.emit(PROGRESS, progress);
 }
 
 fn log_event(event: &Event) {

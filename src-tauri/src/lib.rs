@@ -4,6 +4,7 @@
 pub mod api;
 pub mod autostart;
 pub mod commands;
+pub mod contract;
 pub mod events;
 pub mod notify;
 pub mod state;

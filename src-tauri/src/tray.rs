@@ -1,4 +1,6 @@
 //! The tray icon and its menu: a status line, "Back up now", open, pause, launch at login.
+//! A click acts through `api` (the scheduler); what it changes comes back to
+//! [`update`] from the events loop, never by a call from here.
 
 use std::sync::Arc;
 
@@ -7,8 +9,10 @@ use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, 
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Runtime};
 
+use lifeboat::view::State;
+
 use crate::api;
-use crate::state::{AppState, AppStatus, State};
+use crate::state::{AppState, AppStatus};
 
 const TRAY_ID: &str = "lifeboat";
 
@@ -36,7 +40,7 @@ fn icon_for(state: State) -> Image<'static> {
 
 /// Builds the tray icon and its menu for the current status.
 pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Result<()> {
-    let status_item = MenuItem::with_id(app, "status", &status.headline, false, None::<&str>)?;
+    let status_item = MenuItem::with_id(app, "status", &status.view.headline, false, None::<&str>)?;
     let backup_now = MenuItem::with_id(app, "backup_now", "Back up now", true, None::<&str>)?;
     let open = MenuItem::with_id(app, "open", "Open Lifeboat", true, None::<&str>)?;
     let open_folder = MenuItem::with_id(app, "open_folder", "Open backup folder", true, None::<&str>)?;
@@ -69,8 +73,8 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
         ],
     )?;
     let icon = TrayIconBuilder::with_id(TRAY_ID)
-        .icon(icon_for(status.state))
-        .tooltip(format!("Lifeboat: {}", status.headline))
+        .icon(icon_for(status.view.state))
+        .tooltip(format!("Lifeboat: {}", status.view.headline))
         .menu(&menu)
         .show_menu_on_left_click(true)
         .on_menu_event(on_menu_event)
@@ -92,12 +96,12 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
 
 impl<R: Runtime> TrayHandles<R> {
     fn show(&self, status: &AppStatus) {
-        let configured = status.state != State::Setup;
+        let configured = status.view.state != State::Setup;
         let paused = status.paused_until.is_some();
         let results = [
-            self.icon.set_icon(Some(icon_for(status.state))),
-            self.icon.set_tooltip(Some(format!("Lifeboat: {}", status.headline))),
-            self.status.set_text(&status.headline),
+            self.icon.set_icon(Some(icon_for(status.view.state))),
+            self.icon.set_tooltip(Some(format!("Lifeboat: {}", status.view.headline))),
+            self.status.set_text(&status.view.headline),
             self.backup_now.set_enabled(configured && status.running.is_none()),
             self.open_folder.set_enabled(configured),
             self.pause_hour.set_enabled(configured),
@@ -133,7 +137,7 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         "open" => crate::window::show(app),
         "open_folder" => {
             std::thread::spawn(move || {
-                if let Err(e) = api::backup_folder(&state, None).and_then(crate::commands::open_path) {
+                if let Err(e) = api::open_backup_folder(&state, None) {
                     tracing::warn!("open backup folder: {e}");
                 }
             });
@@ -150,13 +154,11 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
             std::thread::spawn(move || api::resume_backups(&state));
         }
         "launch_at_login" => {
-            let app = app.clone();
             std::thread::spawn(move || {
-                let wanted = !state.login.enabled();
+                let wanted = !api::get_autostart(&state);
                 if let Err(e) = api::set_autostart(&state, wanted) {
                     tracing::warn!("launch at login: {e}");
                 }
-                crate::events::refresh(&app);
             });
         }
         "quit" => {

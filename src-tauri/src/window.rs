@@ -1,7 +1,11 @@
 //! The one window: opened from the tray, hidden (or destroyed) on close, focused on a
-//! second launch. The app lives on in the tray until "Quit".
+//! second launch, and the folder picker it asks for. The app lives on in the tray until
+//! "Quit".
+
+use std::path::PathBuf;
 
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder, Window, WindowEvent};
+use tauri_plugin_dialog::DialogExt;
 
 pub const MAIN: &str = "main";
 
@@ -40,4 +44,22 @@ pub fn on_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
         }
         tracing::info!("window closed");
     }
+}
+
+/// A native folder picker over the window, starting at `start`; `None` when cancelled.
+pub async fn pick_folder<R: Runtime>(app: &AppHandle<R>, start: Option<String>) -> Option<PathBuf> {
+    let mut dialog = app.dialog().file().set_title("Choose a folder");
+    if let Some(start) = start.filter(|s| !s.is_empty()) {
+        dialog = dialog.set_directory(start);
+    }
+    if let Some(window) = app.get_webview_window(MAIN) {
+        dialog = dialog.set_parent(&window);
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    dialog.pick_folder(move |picked| {
+        let _ = tx.send(picked.and_then(|p| p.into_path().ok()));
+    });
+    let picked = rx.await.unwrap_or(None);
+    tracing::info!("folder picked: {picked:?}");
+    picked
 }

@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use common::Sandbox;
+use lifeboat::view::State;
 use lifeboat::Pause;
 use lifeboat::{BackupKind, BackupOutcome, Trigger};
 use lifeboat_app::api::{self, ProfileSettings, Settings};
 use lifeboat_app::autostart::MemoryLoginItem;
-use lifeboat_app::state::{AppState, State};
+use lifeboat_app::state::AppState;
 
 fn app_state(sb: &Sandbox) -> AppState {
     AppState::load(sb.config.clone(), &sb.data_dir, Arc::new(MemoryLoginItem::default()))
@@ -45,7 +46,7 @@ fn status_before_and_after_setup() {
     let sb = Sandbox::new();
     let state = app_state(&sb);
     let before = api::get_status(&state);
-    assert_eq!(before.state, State::Setup);
+    assert_eq!(before.view.state, State::Setup);
     assert!(before.status.is_none());
     let settings = api::get_settings(&state);
     assert!(!settings.configured && settings.profile.is_none());
@@ -64,8 +65,8 @@ fn status_before_and_after_setup() {
     assert!(api::get_autostart(&state), "first setup turns launch at login on");
 
     let after = api::get_status(&state);
-    assert_eq!(after.state, State::NeedsAttention, "{after:?}");
-    assert!(after.headline.starts_with("No backup yet"), "{}", after.headline);
+    assert_eq!(after.view.state, State::NeedsAttention, "{after:?}");
+    assert!(after.view.headline.starts_with("No backup yet"), "{}", after.view.headline);
     let status = after.status.unwrap();
     assert_eq!(status.destination, sb.destination);
     assert!(state.scheduler.due_now(), "a new profile is due at once");
@@ -114,7 +115,7 @@ fn invalid_settings_name_the_field() {
         assert_eq!(e.field.as_deref(), Some(field), "{e:?}");
     }
     assert!(!sb.config.exists(), "nothing saved after refused settings");
-    assert_eq!(api::get_status(&state).state, State::Setup);
+    assert_eq!(api::get_status(&state).view.state, State::Setup);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,8 +144,8 @@ async fn backup_now_creates_a_backup_that_list_and_history_show() {
     assert_eq!(history[0].backup.as_deref(), Some(backup.name.as_str()));
 
     let status = api::get_status(&state);
-    assert_eq!(status.state, State::Protected, "{status:?}");
-    assert!(status.headline.starts_with("Last backup just now · next in 12 h"), "{}", status.headline);
+    assert_eq!(status.view.state, State::Protected, "{status:?}");
+    assert!(status.view.headline.starts_with("Last backup just now · next in 12 h"), "{}", status.view.headline);
     assert_eq!(api::backup_folder(&state, Some(&backup.name)).unwrap(), backup.path);
     assert!(api::backup_folder(&state, Some("../etc")).is_err());
 
@@ -162,8 +163,12 @@ async fn a_missing_destination_fails_with_its_cause() {
     let e = api::backup_now(&state).await.unwrap_err();
     assert_eq!(e.kind.as_str(), "destination_unavailable", "{e:?}");
     let status = api::get_status(&state);
-    assert_eq!(status.state, State::NeedsAttention);
-    assert!(status.headline.starts_with("Last backup failed: destination not available"), "{}", status.headline);
+    assert_eq!(status.view.state, State::NeedsAttention);
+    assert!(
+        status.view.headline.starts_with("Last backup failed: destination not available"),
+        "{}",
+        status.view.headline
+    );
     // The first failure of a streak is what the app notifies.
     let mut streak = None;
     while let Ok(ev) = events.try_recv() {
@@ -182,8 +187,8 @@ fn pause_and_resume() {
     assert!(state.scheduler.due_now());
 
     let paused = api::pause_backups(&state, Some(1.0)).unwrap();
-    assert_eq!(paused.state, State::Paused);
-    assert!(paused.headline.starts_with("Paused for 1 h"), "{}", paused.headline);
+    assert_eq!(paused.view.state, State::Paused);
+    assert!(paused.view.headline.starts_with("Paused for 1 h"), "{}", paused.view.headline);
     let until = chrono::DateTime::parse_from_rfc3339(paused.paused_until.as_deref().unwrap()).unwrap();
     let left = until.with_timezone(&chrono::Utc) - chrono::Utc::now();
     assert!(left > chrono::Duration::minutes(59) && left <= chrono::Duration::hours(1), "{left}");
@@ -195,7 +200,7 @@ fn pause_and_resume() {
     assert!(api::pause_backups(&state, Some(-2.0)).is_err());
 
     let resumed = api::resume_backups(&state);
-    assert_ne!(resumed.state, State::Paused);
+    assert_ne!(resumed.view.state, State::Paused);
     assert_eq!(resumed.paused_until, None);
     assert!(state.scheduler.due_now());
 }
@@ -216,6 +221,6 @@ fn a_broken_config_asks_for_setup_with_the_cause() {
     std::fs::create_dir_all(sb.config.parent().unwrap()).unwrap();
     std::fs::write(&sb.config, "[[profile]]\nname = \"A\"\nkeep = = 2\n").unwrap();
     let status = api::get_status(&app_state(&sb));
-    assert_eq!(status.state, State::Setup);
-    assert!(status.headline.contains("line 3, column"), "{}", status.headline);
+    assert_eq!(status.view.state, State::Setup);
+    assert!(status.view.headline.contains("line 3, column"), "{}", status.view.headline);
 }

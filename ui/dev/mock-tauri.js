@@ -138,17 +138,44 @@ function status() {
   };
 }
 
+// The words the app's engine (lifeboat::view) sends; the mock plays the app, so it says them.
+const PHASE_LABEL = {
+  scanning: 'Scanning', copying: 'Copying files', databases: 'Copying databases', finishing: 'Finishing',
+  rotating: 'Removing old backups', verifying: 'Verifying', restoring: 'Restoring',
+};
+const mb = (n) => `${(n / 1e6).toFixed(2)} MB`;
+
+function progressView(p) {
+  return {
+    ...p, label: PHASE_LABEL[p.phase], percent: Math.floor((p.bytes_done * 100) / p.bytes_total),
+    detail: `${p.files_done} of ${p.files_total} files · ${mb(p.bytes_done)} of ${mb(p.bytes_total)}`,
+  };
+}
+
 function appStatus() {
   const s = status();
   const state = !s ? 'setup'
     : running ? 'backing_up'
       : s.health === 'failing' || !destinationAvailable ? 'needs_attention'
         : pausedUntil ? 'paused' : 'protected';
-  const headline = {
-    setup: 'Set up Lifeboat', backing_up: 'Backing up…', paused: 'Paused',
-    needs_attention: `Last backup failed: ${s?.last_error?.message ?? ''}`, protected: 'Protected',
+  const title = {
+    setup: 'Set up Lifeboat', backing_up: running === 'restore' ? 'Restoring' : 'Backing up', paused: 'Paused',
+    needs_attention: 'Needs attention', protected: 'Protected',
   }[state];
-  return { state, headline, status: s, progress, running, paused_until: pausedUntil, autostart, log_file: LOG };
+  const alert = s?.last_error ? `Last backup failed: ${s.last_error.message}`
+    : s && !s.destination_available ? `Backup folder not available: ${s.destination} — connect the drive and try again.`
+      : null;
+  const headline = {
+    setup: 'Set up Lifeboat: choose what to back up', backing_up: 'Backing up…', paused: 'Paused for 1 h',
+    needs_attention: alert, protected: 'Last backup 2 h ago · next in 10 h',
+  }[state];
+  const nextBackup = pausedUntil === 'indefinitely' ? 'Paused until you resume'
+    : pausedUntil ? `Paused until ${new Date(pausedUntil).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}`
+      : running === 'backup' ? 'Now' : null;
+  return {
+    state, title, headline, alert, next_backup: nextBackup, status: s, progress, running,
+    paused_until: pausedUntil, autostart, log_file: LOG,
+  };
 }
 
 // ---- events ----
@@ -166,11 +193,11 @@ async function simulate(kind, phases, ms, from = 0) {
   const steps = Math.max(1, Math.round((ms * SLOW) / 100));
   for (let i = Math.round(from * steps); i <= steps; i += 1) {
     const f = i / steps;
-    progress = {
+    progress = progressView({
       phase: phases[Math.min(phases.length - 1, Math.floor(f * phases.length))],
       files_done: Math.round(f * TOTAL_FILES), files_total: TOTAL_FILES,
       bytes_done: Math.round(f * TOTAL_BYTES), bytes_total: TOTAL_BYTES,
-    };
+    });
     emit('progress', progress);
     await sleep(100);
   }

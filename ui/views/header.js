@@ -1,8 +1,9 @@
 // The health header: the state at a glance, last and next backup, the last error,
-// "Back up now", pause/resume and the progress of whatever is running.
+// "Back up now", pause/resume and the progress of whatever is running. Its words (title,
+// alert, next backup, progress) are the app's, from the AppStatus, shown as sent.
 
 import { fill, h, icon, timeEl } from '../dom.js';
-import { RUNNING_LABEL, STATE_LABEL, clockOrDate, exactTime, label, parseTime } from '../format.js';
+import { exactTime, parseTime } from '../format.js';
 import { progressView } from './progress.js';
 
 const STATE_ICON = {
@@ -66,8 +67,7 @@ export function headerView({ onBackupNow, onPause, onResume }) {
       const running = app?.running ?? null;
       el.dataset.state = st;
       fill(badge, icon(STATE_ICON[st] ?? 'alert'));
-      state.textContent = !app ? 'Lifeboat'
-        : st === 'backing_up' && running ? label(RUNNING_LABEL, running) : label(STATE_LABEL, st);
+      state.textContent = app?.title ?? 'Lifeboat';
       document.title = `Lifeboat — ${state.textContent}`;
       profile.textContent = s?.profile ?? '';
 
@@ -77,7 +77,7 @@ export function headerView({ onBackupNow, onPause, onResume }) {
       const last = s?.last_backup ? s.last_backup.finished_at ?? s.last_backup.started_at : lastSuccess;
       fill(lastBackup, last ? timeEl(last) : 'None yet');
       fill(nextBackup, nextText(app, s));
-      lastError.textContent = errorText(s);
+      lastError.textContent = app?.alert ?? '';
       // A failed click whose cause the header already shows is not said twice.
       if (repeats(lastError.textContent, actionError.textContent)) actionError.textContent = '';
 
@@ -99,11 +99,10 @@ export function headerView({ onBackupNow, onPause, onResume }) {
   };
 }
 
+/** The app's words for the next backup, else its due time (ticking) or nothing known. */
 function nextText(app, s) {
-  if (app?.paused_until === 'indefinitely') return 'Paused until you resume';
   const until = parseTime(app?.paused_until);
-  if (until) return h('span', { title: exactTime(until) }, `Paused until ${clockOrDate(until)}`);
-  if (app?.running === 'backup') return 'Now';
+  if (app?.next_backup) return until ? h('span', { title: exactTime(until) }, app.next_backup) : app.next_backup;
   if (!s) return '—';
   return timeEl(s.next_due ?? new Date().toISOString(), { kind: 'due' });
 }
@@ -113,19 +112,4 @@ function repeats(shown, message) {
   if (!shown || !message) return false;
   const cause = message.replace(/^[^:]*failed:\s*/i, '');
   return shown.endsWith(`: ${cause}`);
-}
-
-/** The last error in plain words: the engine's messages already name the path and cause. */
-function errorText(s) {
-  if (s?.health === 'damaged' && s.last_error?.message) {
-    return `Newest backup is damaged: ${s.last_error.message} — make a new backup.`;
-  }
-  if (s?.last_error?.message) {
-    const what = s.last_attempt?.action === 'restore' ? 'restore' : 'backup';
-    return `Last ${what} failed: ${s.last_error.message}`;
-  }
-  if (s && s.destination_available === false) {
-    return `Backup folder not available: ${s.destination ?? ''} — connect the drive and try again.`;
-  }
-  return '';
 }

@@ -1,17 +1,8 @@
 // A progress bar for a running backup or restore, fed by `progress` events.
-// Used by the header and by the restore dialog, so both read the same way.
+// Used by the header and by the restore dialog, so both read the same way. The words
+// (phase label, percent, files and sizes) are the app's ProgressView, shown as sent.
 
 import { h } from '../dom.js';
-import { PHASE_LABEL, bytes, label, number } from '../format.js';
-
-/** 0–100, by bytes when known, else by files (the engine's ProgressUpdate::percent). */
-export function percent(p) {
-  const byBytes = p?.bytes_total > 0;
-  const done = byBytes ? p.bytes_done : p?.files_done;
-  const total = byBytes ? p.bytes_total : p?.files_total;
-  if (!(total > 0)) return 0;
-  return Math.floor((Math.min(done ?? 0, total) * 100) / total);
-}
 
 export function progressView({ id, name }) {
   const phase = h('span', { class: 'progress-phase' }, 'Starting…');
@@ -23,23 +14,20 @@ export function progressView({ id, name }) {
 
   return {
     el,
-    /** Show `p`; null shows an indeterminate bar (started, no numbers yet). */
+    /** Show the ProgressView `p`; null shows an indeterminate bar (started, nothing sent yet). */
     update(p) {
       el.hidden = false;
       el.dataset.phase = p?.phase ?? '';
-      phase.textContent = p ? label(PHASE_LABEL, p.phase) : 'Starting…';
+      phase.textContent = p?.label ?? 'Starting…';
       if (!p) {
         bar.removeAttribute('value');
         pct.textContent = '';
         detail.textContent = '';
         return;
       }
-      const value = percent(p);
-      bar.value = value;
-      pct.textContent = `${value}%`;
-      const files = p.files_total > 0 ? `${number(p.files_done)} of ${number(p.files_total)} files` : '';
-      const size = p.bytes_total > 0 ? `${bytes(p.bytes_done)} of ${bytes(p.bytes_total)}` : '';
-      detail.textContent = [files, size].filter(Boolean).join(' · ');
+      bar.value = p.percent;
+      pct.textContent = `${p.percent}%`;
+      detail.textContent = p.detail;
     },
     hide() {
       el.hidden = true;

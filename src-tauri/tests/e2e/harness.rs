@@ -243,11 +243,22 @@ impl App {
         v.as_str().map(str::to_string)
     }
 
-    /// Clicks the element like a user (WebDriver element click: scrolled into view, hit-tested).
+    /// Clicks the element like a user (WebDriver element click: scrolled into view, hit-tested)
+    /// once it is visible and enabled, as a user waits for a greyed-out button. The window
+    /// redraws a list when a status event arrives, which may land between finding the
+    /// element and clicking it: then it is found again.
     pub async fn click(&self, css: &str) {
-        self.wait_visible(css).await;
-        let el = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"));
-        el.click().await.unwrap_or_else(|e| panic!("cannot click {css}: {e:?}"));
+        let start = Instant::now();
+        loop {
+            self.wait_visible(css).await;
+            self.wait_js(&format!("{css} to be enabled"), ENABLED_JS, &[json!(css)]).await;
+            let el = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"));
+            match el.click().await {
+                Ok(()) => return,
+                Err(e) if e.is_stale_element_reference() && start.elapsed() < WAIT => continue,
+                Err(e) => panic!("cannot click {css}: {e:?}"),
+            }
+        }
     }
 
     /// Replaces the text of an input by typing it.
@@ -397,6 +408,8 @@ const VISIBLE_JS: &str = "const e = document.querySelector(arguments[0]);
   const r = e.getBoundingClientRect();
   const s = getComputedStyle(e);
   return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none' ? true : null;";
+
+const ENABLED_JS: &str = "const e = document.querySelector(arguments[0]); return e && !e.disabled ? true : null;";
 
 /// Visible elements reaching past the window's left or right edge (outside any container
 /// that scrolls or clips them), and a page wider than the window.
