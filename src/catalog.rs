@@ -43,10 +43,13 @@ pub struct BackupInfo {
     /// Files that kept changing while they were copied, integrity findings.
     pub warnings: Vec<String>,
     /// The order of backups in this destination, independent of the wall clock.
+    #[serde(default)]
     pub sequence: u64,
     /// Whether some entries holding data could not be backed up (see `skipped`).
+    #[serde(default)]
     pub partial: bool,
     /// Entries left out, with the reason (unreadable, special, unstorable).
+    #[serde(default)]
     pub skipped: Vec<Skipped>,
 }
 
