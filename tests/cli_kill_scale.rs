@@ -6,7 +6,9 @@
 //! a killed backup left the source as it was, a killed restore left each live file old or
 //! new and the database whole, and the next run succeeds.
 //!
-//! The seed is printed; `LIFEBOAT_KILL_SEED=<seed>` replays a run's points and order.
+//! The seed is printed; `LIFEBOAT_KILL_SEED=<seed>` replays a run: the same order of
+//! points, the same fractions of the measured run, the same delays after each mark.
+//! `LIFEBOAT_KILL_VERBOSE=1` prints every round.
 
 mod common;
 
