@@ -165,6 +165,24 @@ fn backup_state(backup: &Path) -> State {
     State { files: items_digest(backup), rows: backup_rows(&backup.join(LIGHT_DB)) }
 }
 
+/// The regular backups among `names`, oldest first by their manifest's start time.
+fn by_start(dest: &Path, names: &[String]) -> Vec<String> {
+    let mut v: Vec<(chrono::DateTime<chrono::FixedOffset>, String)> = names
+        .iter()
+        .filter(|n| n.starts_with("backup_"))
+        .map(|n| {
+            let m = read_manifest(&dest.join(n));
+            let at = m["started_at"].as_str().unwrap_or_else(|| panic!("{n}: no started_at"));
+            (
+                chrono::DateTime::parse_from_rfc3339(at).unwrap_or_else(|e| panic!("{n}: started_at {at}: {e}")),
+                n.clone(),
+            )
+        })
+        .collect();
+    v.sort();
+    v.into_iter().map(|(_, n)| n).collect()
+}
+
 fn restore_leftovers(source: &Path) -> Vec<String> {
     entries(source).into_iter().filter(|n| n.starts_with('.') && n.contains(".lifeboat-")).collect()
 }
@@ -293,6 +311,7 @@ fn kill_9_at_a_hundred_seeded_points_of_backup_and_restore() {
             Op::Backup => {
                 let source_before = source_digest(&app.dir);
                 let rows_before = rows_of(&app.conn);
+                let oldest_first = by_start(&dest, &names);
                 let r = kill_at(spawn(&sb, &["backup"]), point.at, &before);
                 let when = format!("{when}: {:?}", r.0);
 
@@ -308,10 +327,11 @@ fn kill_9_at_a_hundred_seeded_points_of_backup_and_restore() {
                     assert!(lost.is_empty(), "{when}: backups lost without a new one: {old:?} -> {new:?}");
                 } else {
                     assert!(new.len() >= KEEP.min(old.len() + 1), "{when}: rotated below keep: {old:?} -> {new:?}");
-                    // Names sort by time here (one clock, no DST change during the test).
+                    // Oldest by the manifests' start time: names of one second may be
+                    // `-2`, `-3`... in any order, as names free up again.
                     assert!(
-                        lost.iter().all(|l| old.iter().take(lost.len()).any(|o| o == *l)),
-                        "{when}: rotation deleted a backup that was not among the oldest: {old:?} -> {new:?}"
+                        lost.iter().all(|l| oldest_first.iter().take(lost.len()).any(|o| o == *l)),
+                        "{when}: rotation deleted a backup that was not among the oldest: {oldest_first:?} -> {new:?}"
                     );
                 }
                 let changed = map_diff(&source_before, &source_digest(&app.dir));
