@@ -39,7 +39,8 @@ enum Mark {
     RotationStarts,
     /// A restore's safety snapshot is being written (`.pre-restore_*.partial`).
     SafetyStaging,
-    /// A restore's safety snapshot is complete (the database restore is next).
+    /// A restore's safety snapshot is complete (its rotation, then the database restore,
+    /// are next).
     SafetyDone,
     /// A folder's staging copy exists in the source (`.<item>.lifeboat-restore`).
     RestoreStaging(&'static str),
@@ -226,8 +227,8 @@ fn kill_9_at_a_hundred_seeded_points_of_backup_and_restore() {
     }
     assert_all_verify(&sb, &dest, "before the kills");
 
-    // One uninterrupted backup and restore, to spread the timed kills over a whole run
-    // on a fast or a slow (or busy) machine, and to show when each mark appears.
+    // Uninterrupted backups and restores, to spread the timed kills over a whole run on a
+    // fast or a slow (or busy) machine, and to show when each mark appears.
     let backup_marks =
         [Mark::Staging, Mark::DbInStaging, Mark::ManifestInStaging, Mark::NewBackup, Mark::RotationStarts];
     let restore_marks = [
