@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod real;
+pub mod scale;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
