@@ -9,6 +9,8 @@ use crate::layout::{INFO_FILE, MANIFEST_FILE};
 
 /// Hours between scheduled backups when the config does not say.
 pub const DEFAULT_EVERY_HOURS: f64 = 12.0;
+/// The longest interval accepted: a year, in hours.
+pub const MAX_EVERY_HOURS: f64 = 24.0 * 366.0;
 /// Backups kept when the config does not say.
 pub const DEFAULT_KEEP: usize = 2;
 /// Seconds a hook may run when the config does not say.
@@ -121,10 +123,13 @@ impl Profile {
                 format!("{who}: destination {} is not an absolute path", self.destination.display()),
             ));
         }
-        if !(self.every_hours.is_finite() && self.every_hours > 0.0) {
+        if !(self.every_hours.is_finite() && self.every_hours > 0.0 && self.every_hours <= MAX_EVERY_HOURS) {
             return Err(Error::setting(
                 "every_hours",
-                format!("{who}: every_hours must be a number of hours above 0, not {}", self.every_hours),
+                format!(
+                    "{who}: every_hours must be a number of hours above 0 and at most {MAX_EVERY_HOURS} (a year), not {}",
+                    self.every_hours
+                ),
             ));
         }
         if self.keep == 0 {

@@ -108,7 +108,8 @@ pub const CLOCK_SLACK: Duration = Duration::minutes(5);
 /// Due time after the newest backup (or last unchanged check): that time plus
 /// `every_hours`. `None` when there is none: due now.
 pub fn next_due(newest: Option<DateTime<Utc>>, every_hours: f64) -> Option<DateTime<Utc>> {
-    newest.map(|t| t + Duration::milliseconds((every_hours * 3_600_000.0) as i64))
+    let interval = Duration::milliseconds((every_hours * 3_600_000.0) as i64);
+    newest.map(|t| t.checked_add_signed(interval).unwrap_or(DateTime::<Utc>::MAX_UTC))
 }
 
 /// [`next_due`] from the newest backup and the last skip, ignoring times in the future.
@@ -293,7 +294,7 @@ impl Engine {
             Health::NoBackup
         } else if !not_backed_up.is_empty() {
             Health::Partial
-        } else if next_due.is_some_and(|d| now > d + OVERDUE_GRACE) {
+        } else if next_due.is_some_and(|d| d.checked_add_signed(OVERDUE_GRACE).is_some_and(|late| now > late)) {
             Health::Overdue
         } else {
             Health::Ok

@@ -89,13 +89,29 @@ pub fn verify(dir: &Path, progress: &dyn Progress) -> Result<VerifyReport> {
 
 /// Checks the backup in `dir` against `manifest`, already read (restore reads it once).
 pub fn verify_against(dir: &Path, manifest: &Manifest, progress: &dyn Progress) -> VerifyReport {
-    let total_bytes: u64 = manifest.files.iter().map(|f| f.size).sum();
-    let total_files =
-        manifest.files.iter().filter(|f| matches!(f.kind, EntryKind::File | EntryKind::Database)).count() as u64;
+    let mut report = verify_entries(dir, manifest, &|_| true, progress);
+    report.problems.extend(extra_files(dir, manifest));
+    report.problems.sort_by(|a, b| a.path.cmp(&b.path));
+    report.ok = report.problems.is_empty();
+    report
+}
+
+/// Checks only the entries `wanted` selects (what a restore of some paths reads), not
+/// the rest of the backup nor files it does not list.
+pub fn verify_entries(
+    dir: &Path,
+    manifest: &Manifest,
+    wanted: &(dyn Fn(&str) -> bool + Sync),
+    progress: &dyn Progress,
+) -> VerifyReport {
+    let data = |f: &&FileEntry| matches!(f.kind, EntryKind::File | EntryKind::Database) && wanted(&f.path);
+    let total_bytes = manifest.files.iter().filter(data).fold(0u64, |sum, f| sum.saturating_add(f.size));
+    let total_files = manifest.files.iter().filter(data).count() as u64;
     let throttle = Throttle::new(progress, Phase::Verifying, total_files, total_bytes);
     let mut problems: Vec<Problem> = manifest
         .files
         .par_iter()
+        .filter(|entry| wanted(&entry.path))
         .flat_map_iter(|entry| {
             let found = check_entry(dir, entry, manifest);
             if matches!(entry.kind, EntryKind::File | EntryKind::Database) {
@@ -105,7 +121,6 @@ pub fn verify_against(dir: &Path, manifest: &Manifest, progress: &dyn Progress) 
         })
         .collect();
     throttle.finish();
-    problems.extend(extra_files(dir, manifest));
     problems.sort_by(|a, b| a.path.cmp(&b.path));
     let mut report = empty_report(dir);
     report.files_checked = total_files;

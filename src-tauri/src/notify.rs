@@ -77,8 +77,11 @@ impl Notifier {
     /// "No successful backup for N days", once per overdue episode.
     pub fn for_status(&self, status: &Status, now: DateTime<Utc>) -> Option<Note> {
         let last = status.last_backup.as_ref()?.started_at;
-        let overdue =
-            now - last >= OVERDUE_AFTER && status.next_due.is_some_and(|due| now > due + lifeboat::OVERDUE_GRACE);
+        let overdue = now - last >= OVERDUE_AFTER
+            && status
+                .next_due
+                .and_then(|due| due.checked_add_signed(lifeboat::OVERDUE_GRACE))
+                .is_some_and(|late| now > late);
         if !overdue {
             self.overdue_told.store(false, Ordering::SeqCst);
             return None;

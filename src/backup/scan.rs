@@ -230,7 +230,7 @@ impl Scan {
 
     /// Bytes of the files and databases found.
     pub fn bytes_total(&self) -> u64 {
-        self.found.iter().map(|f| f.size).sum()
+        self.found.iter().fold(0u64, |sum, f| sum.saturating_add(f.size))
     }
 
     /// Whether the source is as `m` recorded it: same entries, the change rule for each

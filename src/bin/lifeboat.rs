@@ -134,7 +134,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         return init(&config_path, source, dest, include, exclude, keep, every_hours, name);
     }
     let config = Config::load(&config_path)?;
-    let profile = config.profile(cli.profile.as_deref())?.clone();
+    let profile = match config.profile(cli.profile.as_deref()) {
+        Ok(p) => p.clone(),
+        // Name the file: "config /path/config.toml: the config has no profile…".
+        Err(Error::Profile { message }) => return Err(Error::Config { path: config_path, message }),
+        Err(e) => return Err(e),
+    };
     let engine = Engine::with_default_history(profile)?;
     match cli.command {
         Command::Init { .. } => unreachable!("handled above"),

@@ -204,7 +204,12 @@ fn run_locked(
     resumed: Option<Option<String>>,
 ) -> Result<RestoreReport> {
     let plan = Plan::load(profile, request)?;
-    let report = verify::verify_against(&plan.dir, &plan.manifest, progress);
+    // A whole restore checks the whole backup; a restore of some paths checks those.
+    let report = if request.paths.is_empty() {
+        verify::verify_against(&plan.dir, &plan.manifest, progress)
+    } else {
+        verify::verify_entries(&plan.dir, &plan.manifest, &|p| plan.selected(p), progress)
+    };
     if !report.ok {
         let all = report.describe();
         return Err(Error::Damaged { path: plan.dir, problems: all.len(), first: all[0].clone(), all });
@@ -263,7 +268,7 @@ fn run_locked(
             Change::Put { entry, .. } | Change::Database { entry, .. } => m.files[*entry].size,
             _ => 0,
         })
-        .sum();
+        .fold(0u64, u64::saturating_add);
     let throttle = Throttle::new(progress, Phase::Restoring, changes.len() as u64, bytes);
     let (mut files_restored, mut files_removed, mut databases_restored) = (0u64, 0u64, Vec::new());
     // Folders first; then every file staged beside its live version and all of them
