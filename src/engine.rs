@@ -202,9 +202,13 @@ impl Engine {
         let started = Utc::now();
         let damaged = self.history.damaged_backups(&self.profile.name);
         let result = hooks::around(&self.profile, hooks::Stage::Backup, || {
-            // A restore a crash interrupted is finished first: never back up a mix.
+            // A restore a crash interrupted is finished first, so a backup never takes a
+            // half-restored mix; if that cannot be done, the backup still runs (its error
+            // is logged, and a refused resume never holds backups back).
             if self.profile.destination.is_dir() {
-                restore::resume_interrupted(&self.profile, progress, &damaged)?;
+                if let Err(e) = restore::resume_interrupted(&self.profile, progress, &damaged) {
+                    tracing::error!("could not finish the interrupted restore: {e}");
+                }
             }
             backup::backup(&self.profile, trigger, progress, &damaged)
         });

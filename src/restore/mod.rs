@@ -255,80 +255,89 @@ fn run_locked(
         let text = serde_json::to_vec_pretty(&journal).map_err(|e| Error::Internal { message: e.to_string() })?;
         fsx::write_atomic(&journal_path, &text)?;
     }
-    let undo = |e: Error| match &safety {
-        Some(s) => {
-            Error::RestoreInterrupted { backup: request.name.clone(), safety_snapshot: s.clone(), source: Box::new(e) }
-        }
-        None => e,
-    };
+    // The journal is for a crash, which cannot report anything. A failure that is
+    // reported (its error names the safety snapshot) removes it, so a restore that
+    // cannot succeed never holds later backups back.
+    let applied = (|| -> Result<(u64, u64, Vec<String>)> {
+        let undo = |e: Error| match &safety {
+            Some(s) => Error::RestoreInterrupted {
+                backup: request.name.clone(),
+                safety_snapshot: s.clone(),
+                source: Box::new(e),
+            },
+            None => e,
+        };
 
-    let bytes: u64 = changes
-        .iter()
-        .map(|c| match c {
-            Change::Put { entry, .. } | Change::Database { entry, .. } => m.files[*entry].size,
-            _ => 0,
-        })
-        .fold(0u64, u64::saturating_add);
-    let throttle = Throttle::new(progress, Phase::Restoring, changes.len() as u64, bytes);
-    let (mut files_restored, mut files_removed, mut databases_restored) = (0u64, 0u64, Vec::new());
-    // Folders first; then every file staged beside its live version and all of them
-    // synced at once; then databases through SQLite; then the renames; then removals.
-    for c in &changes {
-        if let Change::MakeDir { live } = c {
-            apply::make_dir(live).map_err(undo)?;
-        }
-    }
-    let mut staged = Vec::new();
-    for c in &changes {
-        if let Change::Put { entry, live, .. } = c {
-            let e = &m.files[*entry];
-            if e.kind != EntryKind::Database {
-                staged.push((apply::stage(&plan.dir, live, e).map_err(undo)?, live, e));
+        let bytes: u64 = changes
+            .iter()
+            .map(|c| match c {
+                Change::Put { entry, .. } | Change::Database { entry, .. } => m.files[*entry].size,
+                _ => 0,
+            })
+            .fold(0u64, u64::saturating_add);
+        let throttle = Throttle::new(progress, Phase::Restoring, changes.len() as u64, bytes);
+        let (mut files_restored, mut files_removed, mut databases_restored) = (0u64, 0u64, Vec::new());
+        // Folders first; then every file staged beside its live version and all of them
+        // synced at once; then databases through SQLite; then the renames; then removals.
+        for c in &changes {
+            if let Change::MakeDir { live } = c {
+                apply::make_dir(live).map_err(undo)?;
             }
         }
-    }
-    if !staged.is_empty() {
-        let root = request.to.as_deref().unwrap_or(&profile.source);
-        fsx::sync_tree(root).map_err(undo)?;
-    }
-    for c in &changes {
-        let (entry, live) = match c {
-            Change::Database { entry, live } => (entry, live),
-            Change::Put { entry, live, .. } if m.files[*entry].kind == EntryKind::Database => (entry, live),
-            _ => continue,
-        };
-        let e = &m.files[*entry];
-        apply::restore_database(&plan.dir, live, e).map_err(undo)?;
-        databases_restored.push(e.path.clone());
-        files_restored += 1;
-        throttle.add(1, e.size);
-    }
-    for (tmp, live, e) in &staged {
-        apply::commit(tmp, live).map_err(undo)?;
-        files_restored += 1;
-        throttle.add(1, e.size);
-    }
-    for c in &changes {
-        if let Change::Remove { live, files } = c {
-            apply::remove(live).map_err(undo)?;
-            files_removed += files;
-            throttle.add(1, 0);
+        let mut staged = Vec::new();
+        for c in &changes {
+            if let Change::Put { entry, live, .. } = c {
+                let e = &m.files[*entry];
+                if e.kind != EntryKind::Database {
+                    staged.push((apply::stage(&plan.dir, live, e).map_err(undo)?, live, e));
+                }
+            }
         }
-    }
-    throttle.finish();
-    // Folder times and modes last, deepest first: filling a folder changes its time.
-    for e in m.files.iter().rev().filter(|e| e.kind == EntryKind::Dir && plan.selected(&e.path)) {
-        apply::finish_dir(&plan.live_entry(&e.path), e);
-    }
-    let synced = match &request.to {
-        Some(to) => fsx::sync_tree(to),
-        None => fsx::sync_tree(&profile.source),
-    };
-    synced.map_err(undo)?;
+        if !staged.is_empty() {
+            let root = request.to.as_deref().unwrap_or(&profile.source);
+            fsx::sync_tree(root).map_err(undo)?;
+        }
+        for c in &changes {
+            let (entry, live) = match c {
+                Change::Database { entry, live } => (entry, live),
+                Change::Put { entry, live, .. } if m.files[*entry].kind == EntryKind::Database => (entry, live),
+                _ => continue,
+            };
+            let e = &m.files[*entry];
+            apply::restore_database(&plan.dir, live, e).map_err(undo)?;
+            databases_restored.push(e.path.clone());
+            files_restored += 1;
+            throttle.add(1, e.size);
+        }
+        for (tmp, live, e) in &staged {
+            apply::commit(tmp, live).map_err(undo)?;
+            files_restored += 1;
+            throttle.add(1, e.size);
+        }
+        for c in &changes {
+            if let Change::Remove { live, files } = c {
+                apply::remove(live).map_err(undo)?;
+                files_removed += files;
+                throttle.add(1, 0);
+            }
+        }
+        throttle.finish();
+        // Folder times and modes last, deepest first: filling a folder changes its time.
+        for e in m.files.iter().rev().filter(|e| e.kind == EntryKind::Dir && plan.selected(&e.path)) {
+            apply::finish_dir(&plan.live_entry(&e.path), e);
+        }
+        let synced = match &request.to {
+            Some(to) => fsx::sync_tree(to),
+            None => fsx::sync_tree(&profile.source),
+        };
+        synced.map_err(undo)?;
+        Ok((files_restored, files_removed, databases_restored))
+    })();
     if in_place && journal_path.exists() {
         fs::remove_file(&journal_path).at("remove", &journal_path)?;
         fsx::sync_dir(&profile.destination)?;
     }
+    let (files_restored, files_removed, databases_restored) = applied?;
     if let Err(e) = catalog::rotate_keeping(&profile.destination, BackupKind::PreRestore, catalog::KEEP_SAFETY, &[]) {
         tracing::error!("rotation of safety snapshots failed: {e}");
     }
