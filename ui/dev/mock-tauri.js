@@ -322,13 +322,15 @@ const commands = {
   preview_restore: ({ request }) => {
     find(request.name);
     const some = request.paths?.length > 0;
-    const where = request.to ? `into ${request.to}; your live data is not touched` : 'in place';
+    const paths = (request.paths ?? []).join(', ');
+    const scope = request.to
+      ? `${some ? `only ${paths}` : 'the whole backup'} into ${request.to}; the live data is not touched`
+      : some ? `only ${paths} in place; everything else stays as it is; a safety snapshot is taken first`
+        : 'everything in the backup, in place; a safety snapshot is taken first';
     return {
       name: request.name, put_back: some ? 0 : 3, bring_back: 1, remove: some ? 0 : 2,
       unchanged: some ? 0 : TOTAL_FILES - 4, databases: some ? [] : ['drumgen.db'],
-      items: ITEMS.map((i) => i.item), paths: request.paths ?? [], to: request.to ?? null,
-      scope: some ? `Restores only ${request.paths.join(', ')}, ${where}; nothing else is touched.`
-        : `Restores everything in the backup, ${where}.`,
+      items: ITEMS.map((i) => i.item), paths: request.paths ?? [], to: request.to ?? null, scope,
     };
   },
   restore_request: async ({ request }) => {

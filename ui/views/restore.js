@@ -131,6 +131,10 @@ export function restoreDialog({ preview, restore, onFinished }) {
 function planList(plan) {
   const line = (key, n, text) => h('li', { dataset: { change: key, count: n ?? 0 } }, text);
   const dbs = plan?.databases ?? [];
+  if (plan?.to) {
+    const n = (plan.put_back ?? 0) + (plan.bring_back ?? 0);
+    return h('ul', { class: 'plan' }, line('copy', n, `${plural(n, 'file')} copied into the folder`));
+  }
   return [
     h('p', null, 'Your data will be put back as it was then:'),
     h('ul', { class: 'plan' },
@@ -145,6 +149,10 @@ function planList(plan) {
 
 function reportView(r) {
   const dbs = r?.databases_restored ?? [];
+  if (r?.to) {
+    return h('p', { class: 'hint' }, `${plural(r.files_restored ?? 0, 'file')} saved into `,
+      h('span', { class: 'path', id: 'restore-to' }, r.to), '. Your live data was not touched.');
+  }
   return [
     h('ul', { class: 'plan' },
       h('li', { dataset: { change: 'put_back', count: r?.put_back ?? 0 } },
@@ -154,7 +162,6 @@ function reportView(r) {
       h('li', { dataset: { change: 'remove', count: r?.files_removed ?? 0 } },
         `${plural(r?.files_removed ?? 0, 'file')} added since then removed`),
       dbs.length > 0 && h('li', null, `${dbs.length === 1 ? 'Database' : 'Databases'} restored: ${dbs.join(', ')}`)),
-    r?.to && h('p', { class: 'hint' }, 'Saved into ', h('span', { class: 'path', id: 'restore-to' }, r.to), '.'),
     r?.safety_snapshot && h('p', { class: 'hint' },
       'Your data from before is kept as the safety snapshot ', h('span', { class: 'path' }, r.safety_snapshot),
       '; restore it to undo.'),
