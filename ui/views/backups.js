@@ -38,7 +38,7 @@ export function backupsView({ onRestore, onBrowse, onSince, onVerify, onShowFold
       for (const e of entries) {
         if (e.isIntersecting) {
           seen.unobserve(e.target);
-          loadSince(e.target.dataset.since);
+          loadSince(e.target.dataset.name);
         }
       }
     })
@@ -64,7 +64,7 @@ export function backupsView({ onRestore, onBrowse, onSince, onVerify, onShowFold
     const v = verifies.get(b.name);
     const button = (cls, text, onclick, disabled = busy) =>
       h('button', { type: 'button', class: cls, 'aria-describedby': titleId, disabled, onclick }, text);
-    return h('li', { class: 'backup-card', dataset: { name: b.name, kind: b.kind ?? 'backup' } },
+    const li = h('li', { class: 'backup-card', dataset: { name: b.name, kind: b.kind ?? 'backup' } },
       h('div', { class: 'card-head' },
         h('h3', { id: titleId, class: 'card-title' },
           h('time', { datetime: b.started_at ?? '', title: exactTime(started) }, shortDateTime(started))),
@@ -84,19 +84,20 @@ export function backupsView({ onRestore, onBrowse, onSince, onVerify, onShowFold
         !isSafety && button('verify-btn', v?.running ? 'Verifying…' : 'Verify', () => verify(b.name),
           busy || Boolean(v?.running)),
         button('folder-btn', 'Show in folder', () => onShowFolder(b.name), false)));
+    // "since then" is worked out when the card first shows (the empty line has no box to watch).
+    if (!since.has(b.name)) {
+      if (seen) seen.observe(li);
+      else loadSince(b.name);
+    }
+    return li;
   }
 
   function sinceLine(name) {
     const v = since.get(name);
     const loaded = typeof v === 'string';
-    const p = h('p', {
+    return h('p', {
       class: 'since-line', dataset: loaded ? { since: name, loaded: 'true' } : { since: name },
     }, loaded ? v : v?.error ? `Can't compare with now: ${v.error.message}` : '');
-    if (!since.has(name)) {
-      if (seen) seen.observe(p);
-      else loadSince(name);
-    }
-    return p;
   }
 
   async function loadSince(name) {

@@ -129,7 +129,8 @@ export function restoreDialog({ preview, restore, onFinished }) {
 }
 
 function planList(plan) {
-  const line = (key, n, text) => h('li', { dataset: { change: key, count: n ?? 0 } }, text);
+  // Only what will happen: a line with nothing to do is left out.
+  const line = (key, n, text) => (n ?? 0) > 0 && h('li', { dataset: { change: key, count: n } }, text);
   const dbs = plan?.databases ?? [];
   if (plan?.to) {
     const n = (plan.put_back ?? 0) + (plan.bring_back ?? 0);
