@@ -15,8 +15,7 @@ use std::fs;
 use std::path::Path;
 
 use common::seed::{
-    audio_name, count_files, count_rows, diff, files_under, illugen_dir, APP_DIR, AUDIO, DB_NAME, ILLUGEN, SEED,
-    TABLE,
+    audio_name, count_files, count_rows, diff, files_under, illugen_dir, APP_DIR, AUDIO, DB_NAME, ILLUGEN, SEED, TABLE,
 };
 use common::Sandbox;
 use harness::{sandbox, App};
