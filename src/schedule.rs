@@ -15,7 +15,7 @@ use crate::engine::Engine;
 use crate::error::{Error, ErrorReport, Result};
 use crate::manifest::Trigger;
 use crate::progress::{Progress, ProgressUpdate};
-use crate::restore::RestoreReport;
+use crate::restore::{RestoreReport, RestoreRequest};
 use crate::verify::VerifyReport;
 
 /// How often the loop looks at the clock.
@@ -308,7 +308,16 @@ impl Scheduler {
     /// # Errors
     /// [`Error::Busy`] while another job runs; see [`Engine::restore`].
     pub async fn restore(self: &Arc<Self>, name: String) -> Result<RestoreReport> {
-        let result = self.job(Activity::Restore, None, move |e, p| e.restore(&name, p)).await;
+        self.restore_request(RestoreRequest::all(&name)).await
+    }
+
+    /// Restores as `request` asks (some paths, or into another folder) as the one job,
+    /// announcing it as [`Scheduler::restore`] does.
+    ///
+    /// # Errors
+    /// [`Error::Busy`] while another job runs; see [`Engine::restore_request`].
+    pub async fn restore_request(self: &Arc<Self>, request: RestoreRequest) -> Result<RestoreReport> {
+        let result = self.job(Activity::Restore, None, move |e, p| e.restore_request(&request, p)).await;
         match &result {
             Ok(report) => self.emit(Event::RestoreDone { report: report.clone() }),
             Err(e) => {

@@ -47,6 +47,14 @@ export const api = {
   verifyBackup: (name) => call('verify_backup', { name }),
   restorePreview: (name) => call('restore_preview', { name }),
   restoreBackup: (name) => call('restore_backup', { name }),
+  // The entries of backup `name` directly under `path` ('' for the top), each with its
+  // state against now and the engine's words for it.
+  listEntries: (name, path) => call('list_entries', { name, path: path ?? '' }),
+  // { diff, line }: what changed since backup `name`, and that in one line.
+  diffBackup: (name) => call('diff_backup', { name }),
+  // request: { name, paths: [escaped paths], to: folder | null } (a RestoreRequest).
+  previewRestore: (request) => call('preview_restore', { request }),
+  restoreRequest: (request) => call('restore_request', { request }),
   getSettings: () => call('get_settings'),
   saveSettings: (settings) => call('save_settings', { settings }),
   // `start` is optional in the contract: leave it out rather than send an empty string.

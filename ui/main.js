@@ -14,13 +14,22 @@
 //               .files-count[data-item=ITEM][data-count=N]  (text: the count)
 //               .db[data-db=PATH] .integrity.ok|.bad
 //               .db-rows[data-db=PATH][data-table=NAME][data-rows=N]  (text: the count)
-//               .total-size .written-size .restore-btn .verify-btn .folder-btn
+//               .total-size .written-size .restore-btn .browse-btn .verify-btn .folder-btn
 //               .verify-result[data-ok=true|false] (after Verify), #backups-error
+//               .since-line[data-loaded=true] (text: diff_backup's line),
+//               details.partial[data-count=N] > li.skipped[data-path=PATH]
+//   Browse      #browse-dialog[data-name=BACKUP], #browse-filter, #browse-tree
+//               li.entry[data-path=PATH][data-kind=file|dir|symlink|database]
+//               [data-state=same|changed|deleted|new][data-loaded=true when expanded]
+//               > .entry-row > .entry-toggle (folders) .entry-check .entry-name
+//               .entry-state (the engine's words), .entry-tables li (rows then/now),
+//               #browse-count, #browse-restore (Restore selected…), #browse-save
+//               (Save a copy to…), #browse-close, #browse-error
 //   Safety      #safety-section .backup-card[data-kind=pre-restore] .restore-btn
-//   Restore     #restore-dialog[data-phase=preview|confirm|running|done|failed],
+//   Restore     #restore-dialog[data-phase=preview|confirm|running|done|failed], #restore-scope,
 //               #restore-summary li[data-change=put_back|bring_back|remove|databases][data-count=N],
 //               #restore-confirm, #restore-cancel (Cancel/Close), #restore-progress,
-//               #restore-result, #restore-error
+//               #restore-result (#restore-to after a copy), #restore-error
 //   Settings    form#settings: #source #source-choose #include (type, comma-separated;
 //               pending text counts on save) #include-add #include-choose
 //               .chips .chip[data-item] .chip-remove, #destination #destination-choose,
@@ -38,6 +47,7 @@ import { api, events } from './api.js';
 import { fill, h, refreshTimes } from './dom.js';
 import { activityView } from './views/activity.js';
 import { backupsView } from './views/backups.js';
+import { browseDialog } from './views/browse.js';
 import { headerView } from './views/header.js';
 import { restoreDialog } from './views/restore.js';
 import { settingsView } from './views/settings.js';
@@ -57,12 +67,19 @@ const showError = (err) => header.notify('error', err?.message ?? String(err));
 
 const header = headerView({ onBackupNow: backupNow, onPause: pause, onResume: resume });
 const restore = restoreDialog({
-  preview: api.restorePreview,
-  restore: api.restoreBackup,
+  preview: api.previewRestore,
+  restore: api.restoreRequest,
   onFinished: afterAction,
+});
+const browse = browseDialog({
+  listEntries: api.listEntries,
+  pickFolder: api.pickFolder,
+  onRestore: (b, request) => restore.open(b, request),
 });
 const backups = backupsView({
   onRestore: (b) => restore.open(b),
+  onBrowse: (b) => browse.open(b),
+  onSince: api.diffBackup,
   onVerify: api.verifyBackup,
   onShowFolder: (name) => api.openBackupFolder(name).catch(showError),
 });
@@ -183,7 +200,7 @@ async function resume() {
 async function start() {
   const app = document.getElementById('app');
   fill(app, header.el, content);
-  document.body.append(restore.el);
+  document.body.append(browse.el, restore.el);
   try {
     // Listen before the first read so no change between the two is missed.
     await events.onStatusChanged(applyStatus);

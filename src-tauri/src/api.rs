@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use lifeboat::Pause;
 use lifeboat::{BackupInfo, BackupOutcome, Engine, Error, ErrorKind, Profile, RunRecord, Trigger};
+use lifeboat::{Diff, LsEntry, RestorePlan, RestoreReport, RestoreRequest};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -190,6 +191,66 @@ pub fn restore_preview(state: &AppState, name: &str) -> ApiResult<lifeboat::Rest
 pub async fn restore_backup(state: &AppState, name: String) -> ApiResult<lifeboat::RestoreReport> {
     tracing::info!("restore {name}");
     Ok(state.scheduler.restore(name).await?)
+}
+
+/// One entry of a backup as the window's browser shows it: the engine's entry and its words.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct BrowseEntry {
+    /// The entry (`lifeboat ls`).
+    #[serde(flatten)]
+    pub entry: LsEntry,
+    /// Its state against now in words: "same", "changed", "deleted since", "new since"
+    /// (`lifeboat::view::entry_state`).
+    pub state_words: String,
+    /// For a database, each table's rows then and now in words, in the order of
+    /// `tables`: "241 then, 253 now (+12)" (`lifeboat::view::rows_then_now`).
+    pub table_words: Vec<String>,
+}
+
+/// The entries of backup `name` directly under `path` ("" for the top), with their state
+/// against the live data now.
+pub fn list_entries(state: &AppState, name: &str, path: &str) -> ApiResult<Vec<BrowseEntry>> {
+    let entries = state.require_engine()?.ls(name, path)?;
+    Ok(entries
+        .into_iter()
+        .map(|entry| BrowseEntry {
+            state_words: lifeboat::view::entry_state(entry.state).to_string(),
+            table_words: entry.tables.iter().flatten().map(lifeboat::view::rows_then_now).collect(),
+            entry,
+        })
+        .collect())
+}
+
+/// What changed since a backup: the lists, and the one line a card shows.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct SinceBackup {
+    /// Files added, removed and changed since, and rows per table then and now.
+    pub diff: Diff,
+    /// In one line: "since then: 3 changed, 5 deleted, 2 new; test_results +12 rows"
+    /// (`lifeboat::view::since_line`).
+    pub line: String,
+}
+
+/// What changed in the live data since backup `name`.
+pub fn diff_backup(state: &AppState, name: &str) -> ApiResult<SinceBackup> {
+    let diff = state.require_engine()?.diff(name, None)?;
+    Ok(SinceBackup { line: lifeboat::view::since_line(&diff), diff })
+}
+
+/// What restoring as `request` asks (some paths, or into another folder) would change.
+pub fn preview_restore(state: &AppState, request: &RestoreRequest) -> ApiResult<RestorePlan> {
+    Ok(state.require_engine()?.preview(request)?)
+}
+
+/// Restores as `request` asks, as the scheduler's one job.
+pub async fn restore_request(state: &AppState, request: RestoreRequest) -> ApiResult<RestoreReport> {
+    tracing::info!(
+        "restore {} ({} paths{})",
+        request.name,
+        request.paths.len(),
+        request.to.as_ref().map(|t| format!(", into {}", t.display())).unwrap_or_default()
+    );
+    Ok(state.scheduler.restore_request(request).await?)
 }
 
 pub fn get_settings(state: &AppState) -> Settings {

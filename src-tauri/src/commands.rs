@@ -7,10 +7,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use lifeboat::{BackupInfo, BackupOutcome, RestorePlan, RestoreReport, RunRecord, VerifyReport};
+use lifeboat::{BackupInfo, BackupOutcome, RestorePlan, RestoreReport, RestoreRequest, RunRecord, VerifyReport};
 use tauri::{AppHandle, Runtime, State};
 
-use crate::api::{self, ApiResult, CommandError, Settings};
+use crate::api::{self, ApiResult, BrowseEntry, CommandError, Settings, SinceBackup};
 use crate::state::{AppState, AppStatus};
 
 type AppStateRef<'a> = State<'a, Arc<AppState>>;
@@ -57,6 +57,26 @@ pub async fn restore_backup(state: AppStateRef<'_>, name: String) -> ApiResult<R
 }
 
 #[tauri::command]
+pub async fn list_entries(state: AppStateRef<'_>, name: String, path: String) -> ApiResult<Vec<BrowseEntry>> {
+    blocking(&state, move |s| api::list_entries(s, &name, &path)).await
+}
+
+#[tauri::command]
+pub async fn diff_backup(state: AppStateRef<'_>, name: String) -> ApiResult<SinceBackup> {
+    blocking(&state, move |s| api::diff_backup(s, &name)).await
+}
+
+#[tauri::command]
+pub async fn preview_restore(state: AppStateRef<'_>, request: RestoreRequest) -> ApiResult<RestorePlan> {
+    blocking(&state, move |s| api::preview_restore(s, &request)).await
+}
+
+#[tauri::command]
+pub async fn restore_request(state: AppStateRef<'_>, request: RestoreRequest) -> ApiResult<RestoreReport> {
+    api::restore_request(&state, request).await
+}
+
+#[tauri::command]
 pub async fn get_settings(state: AppStateRef<'_>) -> ApiResult<Settings> {
     blocking(&state, |s| Ok(api::get_settings(s))).await
 }
@@ -66,7 +86,8 @@ pub async fn save_settings(state: AppStateRef<'_>, settings: Settings) -> ApiRes
     blocking(&state, move |s| api::save_settings(s, settings)).await
 }
 
-/// A native folder picker, run from Rust: the window has no dialog permission.
+/// A native folder picker, run from Rust: the window has no dialog permission. Test seam:
+/// with `LIFEBOAT_TEST_PICK_FOLDER` set, that path is "picked" without a dialog.
 #[tauri::command]
 pub async fn pick_folder<R: Runtime>(app: AppHandle<R>, start: Option<String>) -> ApiResult<Option<PathBuf>> {
     Ok(crate::window::pick_folder(&app, start).await)

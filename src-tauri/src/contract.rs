@@ -6,12 +6,12 @@
 use std::path::PathBuf;
 
 use lifeboat::view::ProgressView;
-use lifeboat::{BackupInfo, BackupOutcome, RestorePlan, RestoreReport, RunRecord, VerifyReport};
+use lifeboat::{BackupInfo, BackupOutcome, RestorePlan, RestoreReport, RestoreRequest, RunRecord, VerifyReport};
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{json, Map, Value};
 
-use crate::api::{CommandError, Settings};
+use crate::api::{BrowseEntry, CommandError, Settings, SinceBackup};
 use crate::events::{PROGRESS, STATUS_CHANGED};
 use crate::state::AppStatus;
 
@@ -84,6 +84,10 @@ fn commands(g: &mut Generators) -> Vec<Command> {
         command!(g, verify_backup(name: String) -> VerifyReport),
         command!(g, restore_preview(name: String) -> RestorePlan),
         command!(g, restore_backup(name: String) -> RestoreReport),
+        command!(g, list_entries(name: String, path: String) -> Vec<BrowseEntry>),
+        command!(g, diff_backup(name: String) -> SinceBackup),
+        command!(g, preview_restore(request: RestoreRequest) -> RestorePlan),
+        command!(g, restore_request(request: RestoreRequest) -> RestoreReport),
         command!(g, get_settings() -> Settings),
         command!(g, save_settings(settings: Settings) -> Settings),
         command!(g, pick_folder(start: Option<String>) -> Option<PathBuf>),

@@ -86,6 +86,9 @@ async fn publish<R: Runtime>(app: &AppHandle<R>, state: &Arc<AppState>, shown: &
         if let Some(note) = shown.notifier.for_status(engine_status, state.scheduler.now()) {
             notify::send(note);
         }
+        if let Some(note) = shown.notifier.for_partial(engine_status) {
+            notify::send(note);
+        }
     }
 }
 

@@ -4,12 +4,13 @@
 //! daemon fails to start, the call blocks ~25 s. So every notification is sent from its
 //! own short-lived thread, never from the runtime or the UI thread.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use lifeboat::{Activity, Event};
-use lifeboat::{BackupOutcome, Status};
+use lifeboat::{BackupOutcome, Health, Status};
 
 /// No successful backup for this long is worth telling (once per episode).
 pub const OVERDUE_AFTER: Duration = Duration::days(2);
@@ -49,6 +50,8 @@ pub fn send(note: Note) -> mpsc::Receiver<Result<(), String>> {
 #[derive(Default)]
 pub struct Notifier {
     overdue_told: AtomicBool,
+    /// The set of not-backed-up paths last told about; `None` once a backup is whole again.
+    partial_told: Mutex<Option<BTreeSet<String>>>,
 }
 
 impl Notifier {
@@ -72,6 +75,28 @@ impl Notifier {
             }
             _ => None,
         }
+    }
+
+    /// "N items not backed up" for a partial newest backup, once per new set of paths
+    /// left out: the same set again says nothing; a whole backup in between, or another
+    /// set, tells again.
+    pub fn for_partial(&self, status: &Status) -> Option<Note> {
+        let mut told = self.partial_told.lock().unwrap_or_else(|e| e.into_inner());
+        if status.not_backed_up.is_empty() {
+            *told = None;
+            return None;
+        }
+        let set: BTreeSet<String> = status.not_backed_up.iter().cloned().collect();
+        if told.as_ref() == Some(&set) {
+            return None;
+        }
+        *told = Some(set);
+        let n = status.not_backed_up.len();
+        let detail = lifeboat::view::health_detail(Health::Partial, n).unwrap_or_default();
+        Some(Note {
+            summary: format!("Lifeboat: {detail}"),
+            body: lifeboat::view::first_names(&status.not_backed_up, 5).join(", "),
+        })
     }
 
     /// "No successful backup for N days", once per overdue episode.

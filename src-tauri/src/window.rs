@@ -46,8 +46,16 @@ pub fn on_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
     }
 }
 
+/// The test seam for [`pick_folder`]: when set, its value is returned as the folder picked
+/// and no dialog opens (WebDriver cannot drive the native picker). Unset in normal use.
+pub const TEST_PICK_FOLDER: &str = "LIFEBOAT_TEST_PICK_FOLDER";
+
 /// A native folder picker over the window, starting at `start`; `None` when cancelled.
 pub async fn pick_folder<R: Runtime>(app: &AppHandle<R>, start: Option<String>) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(TEST_PICK_FOLDER).filter(|p| !p.is_empty()) {
+        tracing::info!("folder picked through {TEST_PICK_FOLDER} (test seam): {}", PathBuf::from(&path).display());
+        return Some(PathBuf::from(path));
+    }
     let mut dialog = app.dialog().file().set_title("Choose a folder");
     if let Some(start) = start.filter(|s| !s.is_empty()) {
         dialog = dialog.set_directory(start);

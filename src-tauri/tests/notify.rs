@@ -148,6 +148,39 @@ fn overdue_is_told_once_per_episode() {
     assert!(notifier.for_status(&status, now).is_some(), "a new episode is told again");
 }
 
+#[test]
+fn a_partial_backup_is_told_once_per_new_set_of_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = lifeboat::Profile::new("A", dir.path().join("src"), dir.path().join("dest"));
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    let engine = lifeboat::Engine::new(profile, dir.path().join("history.sqlite3")).unwrap();
+    let mut status = engine.status(chrono::Utc::now()).unwrap();
+    let notifier = Notifier::default();
+    assert!(notifier.for_partial(&status).is_none(), "a whole backup (or none) says nothing");
+
+    let set = |paths: &[&str]| paths.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    status.health = lifeboat::Health::Partial;
+    status.not_backed_up = set(&["audio_files/locked.wav", "notes/secret.txt"]);
+    let note = notifier.for_partial(&status).expect("a partial backup is told");
+    assert_eq!(note.summary, "Lifeboat: 2 items not backed up");
+    assert_eq!(note.body, "audio_files/locked.wav, notes/secret.txt");
+
+    assert!(notifier.for_partial(&status).is_none(), "the same set again: nothing new");
+    status.not_backed_up = set(&["notes/secret.txt", "audio_files/locked.wav"]);
+    assert!(notifier.for_partial(&status).is_none(), "the same set in another order: nothing new");
+
+    status.not_backed_up = set(&["notes/secret.txt"]);
+    let note = notifier.for_partial(&status).expect("another set is told");
+    assert_eq!(note.summary, "Lifeboat: 1 item not backed up");
+
+    status.health = lifeboat::Health::Ok;
+    status.not_backed_up.clear();
+    assert!(notifier.for_partial(&status).is_none());
+    status.health = lifeboat::Health::Partial;
+    status.not_backed_up = set(&["notes/secret.txt"]);
+    assert!(notifier.for_partial(&status).is_some(), "after a whole backup the same set is news again");
+}
+
 fn fake_backup(at: chrono::DateTime<chrono::Utc>) -> lifeboat::BackupInfo {
     serde_json::from_value(serde_json::json!({
         "name": "backup_x", "path": "/x", "kind": "backup", "trigger": "scheduled",

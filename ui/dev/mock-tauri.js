@@ -244,6 +244,36 @@ function validate(s) {
 
 // ---- commands ----
 
+/** A backup's entries under `path`, seed-shaped, with the engine's state words. */
+function mockEntries(path) {
+  const STATE = { same: 'same', changed: 'changed', deleted: 'deleted since', new: 'new since' };
+  const entry = (p, kind, size, state, extra = {}) => ({
+    path: p, name: p.split('/').at(-1), kind, size, mtime: iso(Date.now() - 30 * HOUR), state,
+    state_words: STATE[state], table_words: [], ...extra,
+  });
+  if (path === '') {
+    return [
+      entry('audio_files', 'dir', 0, 'changed'),
+      entry('drumgen.db', 'database', 1_482_752, 'changed', {
+        tables: [{ name: 'test_results', then: 241, now: 243 }, { name: 'prompts', then: 58, now: 58 }],
+        table_words: ['241 then, 243 now (+2)', '58 rows, unchanged'],
+      }),
+      entry('illugen_audio', 'dir', 0, 'same'),
+    ];
+  }
+  if (path === 'audio_files') {
+    const files = Array.from({ length: 12 }, (_, i) => {
+      const n = String(i + 1).padStart(3, '0');
+      return entry(`audio_files/kick_${n}.wav`, 'file', 78_643, i === 0 ? 'deleted' : i === 4 ? 'changed' : 'same');
+    });
+    return [...files, entry('audio_files/new take.wav', 'file', 8, 'new')];
+  }
+  if (path === 'illugen_audio') {
+    return Array.from({ length: 5 }, (_, i) => entry(`illugen_audio/note_${i}`, 'dir', 0, 'same'));
+  }
+  return Array.from({ length: 3 }, (_, i) => entry(`${path}/take ${i + 1}.wav`, 'file', 8_921, 'same'));
+}
+
 const commands = {
   get_status: () => appStatus(),
   list_backups: () => {
@@ -275,6 +305,44 @@ const commands = {
     history.unshift(run(nextId++, { action: 'restore', trigger: 'manual', at: started, secs: 2.5, outcome: 'success', backup: name }));
     changed();
     return { name, safety_snapshot: safety.name, files_restored: 4, files_removed: 2, databases_restored: ['drumgen.db'] };
+  },
+  list_entries: ({ name, path }) => {
+    find(name);
+    return mockEntries(path ?? '');
+  },
+  diff_backup: ({ name }) => {
+    const newest = find(name) === backups.find((x) => x.kind === 'backup');
+    return newest
+      ? { diff: { from: name, to: null, added: [], removed: [], changed: [], databases: [] }, line: 'since then: nothing changed' }
+      : {
+        diff: { from: name, to: null, added: ['audio_files/new take.wav'], removed: ['audio_files/kick_001.wav'], changed: ['drumgen.db'], databases: [] },
+        line: 'since then: 1 changed, 1 deleted, 1 new; test_results +2 rows',
+      };
+  },
+  preview_restore: ({ request }) => {
+    find(request.name);
+    const some = request.paths?.length > 0;
+    const paths = (request.paths ?? []).join(', ');
+    const scope = request.to
+      ? `${some ? `only ${paths}` : 'the whole backup'} into ${request.to}; the live data is not touched`
+      : some ? `only ${paths} in place; everything else stays as it is; a safety snapshot is taken first`
+        : 'everything in the backup, in place; a safety snapshot is taken first';
+    return {
+      name: request.name, put_back: some ? 0 : 3, bring_back: 1, remove: some ? 0 : 2,
+      unchanged: some ? 0 : TOTAL_FILES - 4, databases: some ? [] : ['drumgen.db'],
+      items: ITEMS.map((i) => i.item), paths: request.paths ?? [], to: request.to ?? null, scope,
+    };
+  },
+  restore_request: async ({ request }) => {
+    find(request.name);
+    await simulate('restore', ['restoring'], 1500);
+    const safety = request.to ? null : makeBackup({ at: Date.now(), trigger: 'pre-restore', kind: 'pre-restore', testResults: 243 });
+    if (safety) backups = [...backups.filter((x) => x.kind === 'backup'), safety];
+    changed();
+    return {
+      name: request.name, safety_snapshot: safety?.name ?? null, put_back: 0, brought_back: 1, files_restored: 1,
+      files_removed: 0, databases_restored: [], to: request.to ?? null,
+    };
   },
   get_settings: () => settings,
   save_settings: ({ settings: next }) => {

@@ -4,6 +4,8 @@
 //   ?do=verify        click every Verify (the mock makes the oldest backup damaged)
 //      =restore       open the restore dialog on the newest backup (preview step)
 //      =restored      ...and confirm it, ending on the result
+//      =browse        open Browse… on the newest backup, open audio_files, tick the deleted file
+//      =restore-selected  ...then Restore selected… (the restore dialog's preview step)
 //      =backup        click "Back up now"
 //      =pause-menu    open the pause menu
 //      =save-error    submit settings with a relative source (field error)
@@ -41,6 +43,16 @@ const actions = {
   async restored() {
     await actions.restore();
     document.querySelector('#restore-confirm').click();
+  },
+  async browse() {
+    (await waitFor('.browse-btn', enabled)).click();
+    (await waitFor('#browse-tree li.entry[data-path="audio_files"] .entry-toggle')).click();
+    (await waitFor('li.entry[data-state="deleted"] .entry-check')).click();
+  },
+  async 'restore-selected'() {
+    await actions.browse();
+    document.querySelector('#browse-restore').click();
+    await waitFor('#restore-confirm', enabled);
   },
   async backup() {
     (await waitFor('#backup-now', enabled)).click();

@@ -1,5 +1,6 @@
-// The backups: a card per complete backup (its manifest summary, verify result and
-// actions), and the pre-restore safety snapshot in its own section.
+// The backups: a card per complete backup (its manifest summary, what changed since it,
+// what it could not back up, verify result and actions), and the pre-restore safety
+// snapshot in its own section.
 
 import { fill, h, timeEl } from '../dom.js';
 import {
@@ -13,7 +14,7 @@ const PROBLEM_LABEL = {
 const MAX_PROBLEMS_SHOWN = 5;
 const EMPTY_TEXT = 'No backups yet. “Back up now” makes the first one; after that Lifeboat keeps them coming.';
 
-export function backupsView({ onRestore, onVerify, onShowFolder }) {
+export function backupsView({ onRestore, onBrowse, onSince, onVerify, onShowFolder }) {
   const list = h('ol', { id: 'backup-list', class: 'cards' });
   const listError = h('p', { id: 'backups-error', class: 'alert', role: 'alert' });
   const empty = h('p', { class: 'empty', hidden: true }, EMPTY_TEXT);
@@ -30,6 +31,18 @@ export function backupsView({ onRestore, onVerify, onShowFolder }) {
 
   // Verify results outlive re-renders of the list: name -> { running } | { report, at } | { error }.
   const verifies = new Map();
+  // "since then: …" per backup, loaded when its card first shows: name -> line | Promise | { error }.
+  const since = new Map();
+  const seen = 'IntersectionObserver' in window
+    ? new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        if (e.isIntersecting) {
+          seen.unobserve(e.target);
+          loadSince(e.target.dataset.name);
+        }
+      }
+    })
+    : null;
   let backups = [];
   let busy = false;
 
@@ -51,7 +64,7 @@ export function backupsView({ onRestore, onVerify, onShowFolder }) {
     const v = verifies.get(b.name);
     const button = (cls, text, onclick, disabled = busy) =>
       h('button', { type: 'button', class: cls, 'aria-describedby': titleId, disabled, onclick }, text);
-    return h('li', { class: 'backup-card', dataset: { name: b.name, kind: b.kind ?? 'backup' } },
+    const li = h('li', { class: 'backup-card', dataset: { name: b.name, kind: b.kind ?? 'backup' } },
       h('div', { class: 'card-head' },
         h('h3', { id: titleId, class: 'card-title' },
           h('time', { datetime: b.started_at ?? '', title: exactTime(started) }, shortDateTime(started))),
@@ -60,14 +73,46 @@ export function backupsView({ onRestore, onVerify, onShowFolder }) {
         timeEl(b.started_at), ' · took ', duration(b.duration_secs), ' · ',
         h('span', { class: 'total-size' }, bytes(b.totals?.bytes)), ' (',
         h('span', { class: 'written-size' }, bytes(b.totals?.bytes_written)), ' new)'),
+      sinceLine(b.name),
+      partial(b),
       contents(b),
       b.warnings?.length > 0 && h('ul', { class: 'warnings' }, b.warnings.map((w) => h('li', null, w))),
       verifyResult(v),
       h('div', { class: 'card-actions' },
         button('restore-btn', 'Restore…', () => onRestore(b)),
+        button('browse-btn', 'Browse…', () => onBrowse(b)),
         !isSafety && button('verify-btn', v?.running ? 'Verifying…' : 'Verify', () => verify(b.name),
           busy || Boolean(v?.running)),
         button('folder-btn', 'Show in folder', () => onShowFolder(b.name), false)));
+    // "since then" is worked out when the card first shows (the empty line has no box to watch).
+    if (!since.has(b.name)) {
+      if (seen) seen.observe(li);
+      else loadSince(b.name);
+    }
+    return li;
+  }
+
+  function sinceLine(name) {
+    const v = since.get(name);
+    const loaded = typeof v === 'string';
+    return h('p', {
+      class: 'since-line', dataset: loaded ? { since: name, loaded: 'true' } : { since: name },
+    }, loaded ? v : v?.error ? `Can't compare with now: ${v.error.message}` : '');
+  }
+
+  async function loadSince(name) {
+    if (!name || since.has(name)) return;
+    const pending = onSince(name);
+    since.set(name, pending);
+    try {
+      const r = await pending;
+      if (since.get(name) === pending) since.set(name, r?.line ?? '');
+    } catch (error) {
+      if (since.get(name) === pending) since.set(name, { error });
+    }
+    const el = [...list.querySelectorAll('.since-line'), ...safetyList.querySelectorAll('.since-line')]
+      .find((x) => x.dataset.since === name);
+    if (el) el.replaceWith(sinceLine(name));
   }
 
   async function verify(name) {
@@ -98,6 +143,9 @@ export function backupsView({ onRestore, onVerify, onShowFolder }) {
     el,
     setBackups(items) {
       backups = Array.isArray(items) ? items : [];
+      // The live data may have moved on since the lines were worked out: work them out again.
+      since.clear();
+      seen?.disconnect();
       listError.textContent = '';
       empty.textContent = EMPTY_TEXT;
       render();
@@ -119,6 +167,16 @@ export function backupsView({ onRestore, onVerify, onShowFolder }) {
       render();
     },
   };
+}
+
+/** "partial: N not backed up", with what and why on expand, for a partial backup. */
+function partial(b) {
+  const skipped = (b.skipped ?? []).filter((s) => s.kind !== 'special');
+  if (!b.partial || skipped.length === 0) return null;
+  return h('details', { class: 'partial', dataset: { count: skipped.length } },
+    h('summary', null, `partial: ${number(skipped.length)} not backed up`),
+    h('ul', { class: 'skipped-list' }, skipped.map((s) => h('li', { class: 'skipped', dataset: { path: s.path } },
+      h('span', { class: 'path' }, s.path), ` — ${s.reason}`))));
 }
 
 /** Files per included item; each database nested under the item that holds it. */

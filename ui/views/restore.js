@@ -1,5 +1,7 @@
-// The restore flow in one <dialog>: what will change (restore_preview) -> confirm ->
-// progress -> result or error. The dialog cannot be dismissed while the restore runs.
+// The restore flow in one <dialog>: what will change (preview_restore, with the plan's
+// scope sentence) -> confirm -> progress -> result or error. The same dialog restores a
+// whole backup, only some paths (from the browser), or a copy into another folder (`to`).
+// The dialog cannot be dismissed while the restore runs.
 
 import { fill, h, timeEl } from '../dom.js';
 import { parseTime, plural, shortDateTime } from '../format.js';
@@ -8,6 +10,7 @@ import { progressView } from './progress.js';
 export function restoreDialog({ preview, restore, onFinished }) {
   const title = h('h2', { id: 'restore-title' }, 'Restore this backup?');
   const sub = h('p', { class: 'dialog-sub' });
+  const scope = h('p', { id: 'restore-scope', class: 'scope' });
   const summary = h('div', { id: 'restore-summary', 'aria-live': 'polite' });
   const safetyNote = h('p', { class: 'note safety-note' },
     'Lifeboat first saves your current data as a safety snapshot, so you can undo this restore.');
@@ -20,10 +23,11 @@ export function restoreDialog({ preview, restore, onFinished }) {
   const el = h('dialog', {
     id: 'restore-dialog', tabindex: -1, 'aria-labelledby': 'restore-title', 'aria-describedby': 'restore-summary',
   },
-    title, sub, summary, safetyNote, progress.el, result, error,
+    title, sub, scope, summary, safetyNote, progress.el, result, error,
     h('div', { class: 'dialog-actions' }, cancel, confirm));
 
   let backup = null;
+  let request = null;
   let opener = null;
 
   // Escape would close the dialog while files are being swapped: not then. Stopping the
@@ -39,6 +43,7 @@ export function restoreDialog({ preview, restore, onFinished }) {
       : document.querySelector(`.backup-card[data-name="${CSS.escape(backup?.name ?? '')}"] .restore-btn`)
         ?? document.getElementById('backup-now');
     backup = null;
+    request = null;
     target?.focus();
   });
 
@@ -48,10 +53,13 @@ export function restoreDialog({ preview, restore, onFinished }) {
     const finished = phase === 'done' || phase === 'failed';
     confirm.hidden = finished;
     confirm.disabled = phase !== 'confirm';
-    confirm.textContent = running ? 'Restoring…' : 'Restore';
+    const copy = Boolean(request?.to);
+    confirm.textContent = running ? (copy ? 'Saving…' : 'Restoring…') : (copy ? 'Save copy' : 'Restore');
     cancel.disabled = running;
     cancel.textContent = finished ? 'Close' : 'Cancel';
-    safetyNote.hidden = finished;
+    // A copy into another folder leaves the live data alone: no safety snapshot then.
+    safetyNote.hidden = finished || copy;
+    scope.hidden = finished || scope.textContent === '';
     summary.hidden = running || finished;
     if (running) progress.update(null);
     else progress.hide();
@@ -59,11 +67,16 @@ export function restoreDialog({ preview, restore, onFinished }) {
     if (running) el.focus();
   }
 
-  async function open(b) {
+  /** Opens on backup `b`; `req` ({ name, paths, to }) restores only some paths or into `to`. */
+  async function open(b, req = null) {
     backup = b;
-    opener = document.activeElement;
+    request = { name: b.name, paths: req?.paths ?? [], to: req?.to ?? null };
+    opener = req?.opener ?? document.activeElement;
     const when = parseTime(b.started_at);
-    title.textContent = b.kind === 'pre-restore' ? 'Restore the safety snapshot?' : 'Restore this backup?';
+    title.textContent = request.to ? 'Save a copy?'
+      : request.paths.length > 0 ? 'Restore the selected items?'
+        : b.kind === 'pre-restore' ? 'Restore the safety snapshot?' : 'Restore this backup?';
+    scope.textContent = '';
     fill(sub, 'From ', shortDateTime(when), ' (', timeEl(b.started_at), ')');
     fill(summary, h('p', { class: 'hint' }, 'Checking what will change…'));
     fill(result);
@@ -72,8 +85,9 @@ export function restoreDialog({ preview, restore, onFinished }) {
     if (!el.open) el.showModal();
     cancel.focus();
     try {
-      const plan = await preview(b.name);
+      const plan = await preview(request);
       if (backup !== b) return; // closed and reopened on another backup meanwhile
+      scope.textContent = plan?.scope ? `Restores ${plan.scope}.` : '';
       fill(summary, planList(plan));
       setPhase('confirm');
       confirm.focus();
@@ -85,11 +99,11 @@ export function restoreDialog({ preview, restore, onFinished }) {
   }
 
   async function run() {
-    const b = backup;
+    const req = request;
     setPhase('running');
     try {
-      const report = await restore(b.name);
-      title.textContent = 'Restored';
+      const report = await restore(req);
+      title.textContent = req.to ? 'Copy saved' : 'Restored';
       fill(result, reportView(report));
       setPhase('done');
     } catch (err) {
@@ -115,8 +129,13 @@ export function restoreDialog({ preview, restore, onFinished }) {
 }
 
 function planList(plan) {
-  const line = (key, n, text) => h('li', { dataset: { change: key, count: n ?? 0 } }, text);
+  // Only what will happen: a line with nothing to do is left out.
+  const line = (key, n, text) => (n ?? 0) > 0 && h('li', { dataset: { change: key, count: n } }, text);
   const dbs = plan?.databases ?? [];
+  if (plan?.to) {
+    const n = (plan.put_back ?? 0) + (plan.bring_back ?? 0);
+    return h('ul', { class: 'plan' }, line('copy', n, `${plural(n, 'file')} copied into the folder`));
+  }
   return [
     h('p', null, 'Your data will be put back as it was then:'),
     h('ul', { class: 'plan' },
@@ -131,6 +150,10 @@ function planList(plan) {
 
 function reportView(r) {
   const dbs = r?.databases_restored ?? [];
+  if (r?.to) {
+    return h('p', { class: 'hint' }, `${plural(r.files_restored ?? 0, 'file')} saved into `,
+      h('span', { class: 'path', id: 'restore-to' }, r.to), '. Your live data was not touched.');
+  }
   return [
     h('ul', { class: 'plan' },
       h('li', { dataset: { change: 'put_back', count: r?.put_back ?? 0 } },

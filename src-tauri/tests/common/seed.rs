@@ -175,6 +175,13 @@ pub fn illugen_dir(d: usize) -> String {
     }
 }
 
+/// Every regular file under `dir`, recursively: relative path -> bytes.
+pub fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
 /// Counts the regular files under `dir`, recursively.
 pub fn count_files(dir: &Path) -> usize {
     let mut out = BTreeMap::new();
