@@ -66,6 +66,9 @@ pub struct Status {
     pub every_hours: f64,
     /// Regular backups kept.
     pub keep: usize,
+    /// The offsite copy: last push, backups not pushed yet, last error; `None` without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offsite: Option<crate::offsite::OffsiteStatus>,
 }
 
 /// A backup is called overdue once it is this much later than due.
@@ -241,6 +244,7 @@ impl Engine {
             next_due,
             every_hours: p.every_hours,
             keep: p.keep,
+            offsite: crate::offsite::status(p, &backups),
         })
     }
 
