@@ -521,6 +521,25 @@ mod tests {
     }
 
     #[test]
+    fn an_offsite_table_is_read_checked_and_kept_by_upsert() {
+        let text = "[[profile]]\nname = \"A\"\nsource = \"/a\"\ndestination = \"/b\"\n\
+                    [profile.offsite]\nrepository = \"s3:http://127.0.0.1:9000/bucket/a\"\nkeep_daily = 7\n";
+        let mut c = parse(text).unwrap();
+        let o = c.profile(None).unwrap().offsite.clone().unwrap();
+        assert_eq!((o.keep, o.keep_daily, o.upload_limit_kbps), (DEFAULT_OFFSITE_KEEP, Some(7), None));
+        let e = parse(&text.replace("keep_daily", "keep_dialy")).unwrap_err().to_string();
+        assert!(e.contains("keep_dialy"), "{e}");
+        let e = parse(&text.replace("s3:http", "http")).unwrap_err().to_string();
+        assert!(e.contains("not an S3 URL"), "{e}");
+        let mut p = Profile::new("A", "/a", "/b");
+        p.offsite = Some(Offsite { keep: 0, ..o.clone() });
+        assert!(matches!(p.validate(), Err(Error::Setting { field: "offsite.keep", .. })));
+        // A front end that does not know the offsite table does not drop it.
+        c.upsert(Profile::new("A", "/a", "/c"));
+        assert_eq!(c.profile(None).unwrap().offsite.as_ref(), Some(&o));
+    }
+
+    #[test]
     fn save_then_load_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub dir/config.toml");

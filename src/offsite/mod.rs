@@ -77,7 +77,7 @@ pub struct OffsiteStatus {
     pub repository: String,
     /// The last push that completed.
     pub last_push: Option<LastPush>,
-    /// Complete local backups not pushed yet, oldest first.
+    /// Complete local backups not pushed yet (newer than the newest offsite), oldest first.
     pub pending: Vec<String>,
     /// The last failure, cleared by the next push that completes.
     pub last_error: Option<ErrorReport>,
@@ -90,8 +90,10 @@ pub struct OffsiteStatus {
 pub fn status(profile: &Profile, local: &[BackupInfo]) -> Option<OffsiteStatus> {
     let offsite = profile.offsite.as_ref()?;
     let st = state::load(&profile.name, &offsite.repository);
-    let mut pending: Vec<&BackupInfo> =
-        local.iter().filter(|b| b.kind == BackupKind::Backup && !st.pushed.contains_key(&b.name)).collect();
+    let mut pending: Vec<&BackupInfo> = local
+        .iter()
+        .filter(|b| b.kind == BackupKind::Backup && st.pending(&b.name, b.started_at.timestamp_millis()))
+        .collect();
     pending.sort_by_key(|b| b.started_at);
     Some(OffsiteStatus {
         repository: offsite.repository.clone(),

@@ -75,7 +75,8 @@ fn push_inner(
     let mine = |s: &SnapshotFile| s.hostname == host && s.paths.contains(&as_path);
     let ours = repo.get_matching_snapshots(mine).map_err(|e| remote.fail(&e, "push"))?;
     let mut st = state::load(&profile.name, &offsite.repository);
-    st.pushed = ours.iter().flat_map(|s| s.tags.iter().map(move |t| (t.clone(), s.id.to_string()))).collect();
+    st.pushed = ours.iter().flat_map(|s| s.tags.iter().map(move |t| (t.clone(), s.id.to_hex().to_string()))).collect();
+    st.newest_ms = ours.iter().map(|s| s.time.timestamp().as_millisecond()).max();
 
     let todo = to_push(&profile.destination, only, &st)?;
     let mut pushed = Vec::new();
@@ -89,6 +90,7 @@ fn push_inner(
         }
         let report = push_one(&remote, &repo, backup, &host, &as_path)?;
         st.pushed.insert(report.backup.clone(), report.snapshot.clone());
+        st.newest_ms = st.newest_ms.max(Some(backup.started_at.timestamp_millis()));
         st.last_push = Some(LastPush {
             at: Utc::now(),
             backup: report.backup.clone(),
@@ -126,7 +128,8 @@ fn push_inner(
     })
 }
 
-/// The local backups to push: `only`, or every complete `backup_*` not pushed, oldest first.
+/// The local backups to push: `only`, or every complete `backup_*` newer than the newest
+/// one in the repository, oldest first (an older one that retention forgot stays forgotten).
 fn to_push(destination: &std::path::Path, only: Option<&str>, st: &State) -> Result<Vec<BackupInfo>> {
     let mut local: Vec<BackupInfo> =
         catalog::list(destination)?.into_iter().filter(|b| b.kind == BackupKind::Backup).collect();
@@ -139,7 +142,7 @@ fn to_push(destination: &std::path::Path, only: Option<&str>, st: &State) -> Res
             })?;
             Ok(if st.pushed.contains_key(name) { Vec::new() } else { vec![b] })
         }
-        None => Ok(local.into_iter().filter(|b| !st.pushed.contains_key(&b.name)).collect()),
+        None => Ok(local.into_iter().filter(|b| st.pending(&b.name, b.started_at.timestamp_millis())).collect()),
     }
 }
 
@@ -188,7 +191,7 @@ fn push_one(remote: &Remote, repo: &IndexedRepo, backup: &BackupInfo, host: &str
     );
     Ok(PushReport {
         backup: backup.name.clone(),
-        snapshot: snap.id.to_string(),
+        snapshot: snap.id.to_hex().to_string(),
         time: to_chrono(&snap.time),
         files: summary.total_files_processed,
         bytes: summary.total_bytes_processed,
@@ -232,7 +235,7 @@ fn retention(
     let packs_deleted = plan.stats.packs_to_delete.remove;
     repo.prune(&opts, plan).map_err(fail)?;
     Ok(RetentionReport {
-        forgotten: ids.iter().map(ToString::to_string).collect(),
+        forgotten: ids.iter().map(|i| i.to_hex().to_string()).collect(),
         forgotten_backups: gone.iter().flat_map(|s| s.tags.iter().cloned()).collect(),
         packs_marked,
         packs_deleted,

@@ -35,8 +35,8 @@ fn describe(s: &SnapshotFile) -> OffsiteSnapshot {
     let path = s.paths.iter().next().cloned().unwrap_or_default();
     let summary = s.summary.clone().unwrap_or_default();
     OffsiteSnapshot {
-        id: s.id.to_string(),
-        short_id: s.id.to_string().chars().take(8).collect(),
+        id: s.id.to_hex().to_string(),
+        short_id: s.id.to_hex().to_string().chars().take(8).collect(),
         time: to_chrono(&s.time),
         backup: s.tags.iter().next().cloned(),
         profile: path.strip_prefix(SNAPSHOT_ROOT).map(|p| p.trim_start_matches('/').to_string()),
@@ -106,7 +106,7 @@ fn find(all: Vec<SnapshotFile>, wanted: &str, profile: Option<&str>, repository:
         return Ok(ours.swap_remove(pos));
     }
     let by_id: Vec<SnapshotFile> =
-        ours.into_iter().filter(|s| wanted.len() >= 4 && s.id.to_string().starts_with(wanted)).collect();
+        ours.into_iter().filter(|s| wanted.len() >= 4 && s.id.to_hex().to_string().starts_with(wanted)).collect();
     match by_id.len() {
         1 => Ok(by_id.into_iter().next().expect("one")),
         0 => Err(none()),

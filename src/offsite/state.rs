@@ -23,6 +23,10 @@ pub struct State {
     /// The last push that completed.
     #[serde(default)]
     pub last_push: Option<LastPush>,
+    /// The start time of the newest local backup in the repository, milliseconds since
+    /// the epoch: older backups are never pending (retention may have forgotten them).
+    #[serde(default)]
+    pub newest_ms: Option<i64>,
     /// The last failure, cleared by the next push that completes.
     #[serde(default)]
     pub last_error: Option<ErrorReport>,
@@ -41,6 +45,13 @@ pub fn path(profile: &str) -> PathBuf {
         .map(|c| if c.is_alphanumeric() || c == '-' || c == '_' || c == ' ' { c } else { '_' })
         .collect();
     crate::env::offsite_state_dir().join(format!("{safe}.json"))
+}
+
+impl State {
+    /// Whether the local backup `name` started at `started_ms` still needs a push.
+    pub fn pending(&self, name: &str, started_ms: i64) -> bool {
+        !self.pushed.contains_key(name) && self.newest_ms.is_none_or(|n| started_ms > n)
+    }
 }
 
 /// The state of `profile` for `repository`; a fresh one when there is none, it cannot be

@@ -4,6 +4,8 @@
 // Each `tests/cli_*.rs` binary uses only some of these helpers.
 #![allow(dead_code)]
 
+pub mod s3;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Write as _;
