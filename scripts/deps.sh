@@ -6,7 +6,7 @@ set -euo pipefail
 level=${1:-build}
 build_pkgs=(pkg-config build-essential libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev)
 test_pkgs=(xvfb xauth dbus-x11 dbus webkit2gtk-driver dunst sqlite3 imagemagick util-linux restic python3-venv)
-bench_pkgs=(rsync restic sqlite3 hyperfine time python3)
+bench_pkgs=(rsync restic sqlite3 hyperfine time python3 curl)
 
 wanted=("${build_pkgs[@]}")
 case "$level" in

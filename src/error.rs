@@ -145,8 +145,8 @@ pub enum Error {
     #[error("no restic repository at {repository} (there is no `config` file there): check the URL, or create one with `lifeboat offsite init --repo {repository}`")]
     OffsiteNotARepository { repository: String },
 
-    /// The connection was lost or failed during an upload; the next push resumes.
-    #[error("upload to {repository} interrupted: {cause} — nothing is lost, the next push resumes it")]
+    /// The connection was lost or failed during an upload or download; the next push resumes.
+    #[error("transfer with {repository} interrupted: {cause} — nothing is lost: run it again (a push resumes where it stopped)")]
     OffsiteInterrupted { repository: String, cause: String },
 
     /// The push or restore was stopped on request (pause, quit).

@@ -24,6 +24,12 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const IO_TIMEOUT: Duration = Duration::from_secs(300);
 /// Retries of a failed request (temporary errors only), with backoff up to 8 s.
 const RETRIES: usize = 4;
+/// Reads of at least this many bytes (pack ranges: rustic_core's restore reads up to
+/// 40 MiB at once on 20 threads) wait for one of [`BIG_READS`] places...
+const BIG_READ: usize = 1 << 20;
+/// ...and hold it until their buffer is dropped: restore's peak memory stays near
+/// `BIG_READS` x 40 MiB instead of 20 x 40 MiB.
+const BIG_READS: usize = 3;
 
 /// The error a request returns once the cancel flag is set; found again by [`super::classify`].
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +86,7 @@ pub struct S3Backend {
     cancel: Arc<AtomicBool>,
     uploaded: Arc<Uploaded>,
     pace: Option<Arc<Pace>>,
+    big_reads: Arc<Gate>,
 }
 
 impl std::fmt::Debug for S3Backend {
@@ -134,6 +141,7 @@ impl S3Backend {
             cancel,
             uploaded: Arc::new(Uploaded::default()),
             pace: upload_limit.map(|limit| Arc::new(Pace::new(limit))),
+            big_reads: Arc::new(Gate::new(BIG_READS)),
         })
     }
 
@@ -233,7 +241,10 @@ impl ReadBackend for S3Backend {
     fn read_full(&self, tpe: FileType, id: &Id) -> RusticResult<Bytes> {
         self.check_cancel()?;
         let path = Self::path(tpe, id);
-        Ok(self.op.read(&path).map_err(|e| Self::fail("read", &path, e))?.to_bytes())
+        // Packs are big; index, snapshot and key files are small.
+        let permit = (tpe == FileType::Pack).then(|| self.big_reads.acquire());
+        let data = self.op.read(&path).map_err(|e| Self::fail("read", &path, e))?.to_bytes();
+        Ok(hold(data, permit))
     }
 
     fn read_partial(&self, tpe: FileType, id: &Id, _cacheable: bool, offset: u32, length: u32) -> RusticResult<Bytes> {
@@ -241,7 +252,9 @@ impl ReadBackend for S3Backend {
         let path = Self::path(tpe, id);
         let range = u64::from(offset)..u64::from(offset) + u64::from(length);
         let opts = ReadOptions { range: range.into(), ..Default::default() };
-        Ok(self.op.read_options(&path, opts).map_err(|e| Self::fail("read", &path, e))?.to_bytes())
+        let permit = (length as usize >= BIG_READ).then(|| self.big_reads.acquire());
+        let data = self.op.read_options(&path, opts).map_err(|e| Self::fail("read", &path, e))?.to_bytes();
+        Ok(hold(data, permit))
     }
 
     fn warmup_path(&self, tpe: FileType, id: &Id) -> String {
@@ -305,5 +318,55 @@ impl Pace {
         while Instant::now() < due && !cancel.load(Ordering::SeqCst) {
             std::thread::sleep((due - Instant::now()).min(Duration::from_millis(200)));
         }
+    }
+}
+
+/// A counting semaphore for big reads.
+struct Gate {
+    free: Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl Gate {
+    fn new(places: usize) -> Gate {
+        Gate { free: Mutex::new(places), freed: std::sync::Condvar::new() }
+    }
+
+    fn acquire(self: &Arc<Self>) -> Permit {
+        let mut free = self.free.lock().expect("gate lock");
+        while *free == 0 {
+            free = self.freed.wait(free).expect("gate lock");
+        }
+        *free -= 1;
+        Permit(Arc::clone(self))
+    }
+}
+
+/// A place taken in a [`Gate`], given back on drop.
+struct Permit(Arc<Gate>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        *self.0.free.lock().expect("gate lock") += 1;
+        self.0.freed.notify_one();
+    }
+}
+
+/// A buffer that keeps its permit until the last clone of it is dropped.
+struct Held {
+    data: Bytes,
+    _permit: Permit,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+fn hold(data: Bytes, permit: Option<Permit>) -> Bytes {
+    match permit {
+        Some(p) => Bytes::from_owner(Held { data, _permit: p }),
+        None => data,
     }
 }

@@ -143,7 +143,7 @@ pub fn restore(
         path: to.to_path_buf(),
         message: "the restore folder's path must be valid UTF-8".into(),
     })?;
-    let (remote, repo) = connect(repository, secrets, cancel, "restore")?;
+    let (remote, repo) = connect(repository, secrets, Arc::clone(&cancel), "restore")?;
     let fail = |e: Box<rustic_core::RusticError>| remote.fail(&e, "restore");
     let all = repo.get_all_snapshots().map_err(fail)?;
     let snap = find(all, wanted, profile, &remote.url.text)?;
@@ -170,7 +170,21 @@ pub fn restore(
     let opts = RestoreOptions::default().no_ownership(true);
     let plan = repo.prepare_restore(&opts, nodes.clone(), &dest, false).map_err(fail)?;
     let (files, bytes) = (plan.stats.files.restore, plan.restore_size);
-    repo.restore(plan, &opts, nodes, &dest).map_err(fail)?;
+    // rustic_core's restore unwraps a failed read inside its threads (a lost connection,
+    // a cancel): catch that panic and say what happened.
+    let restored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| repo.restore(plan, &opts, nodes, &dest)));
+    match restored {
+        Ok(r) => r.map_err(fail)?,
+        Err(_) if cancel.load(std::sync::atomic::Ordering::SeqCst) => {
+            return Err(Error::OffsiteCancelled { what: "restore", repository: remote.url.text.clone() })
+        }
+        Err(_) => {
+            return Err(Error::OffsiteInterrupted {
+                repository: remote.url.text.clone(),
+                cause: format!("a read failed while restoring into {}; run the restore again", to.display()),
+            })
+        }
+    }
     let checked = if wanted_paths.is_empty() && to.join(crate::layout::MANIFEST_FILE).is_file() {
         let report = crate::verify::verify(to, &NoProgress)?;
         if !report.ok {
