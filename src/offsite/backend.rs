@@ -28,8 +28,8 @@ const RETRIES: usize = 4;
 /// 40 MiB at once on 20 threads) wait for one of [`BIG_READS`] places...
 const BIG_READ: usize = 1 << 20;
 /// ...and hold it until their buffer is dropped: restore's peak memory stays near
-/// `BIG_READS` x 40 MiB instead of 20 x 40 MiB.
-const BIG_READS: usize = 3;
+/// `BIG_READS` x 40 MiB (plus what it decompresses from them) instead of 20 x that.
+const BIG_READS: usize = 1;
 
 /// The error a request returns once the cancel flag is set; found again by [`super::classify`].
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +50,7 @@ pub struct Uploaded {
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
+        return_big_buffers();
         opendal::install_default();
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -58,6 +59,28 @@ fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .expect("the offsite I/O runtime starts")
     })
+}
+
+/// Makes glibc give buffers of 1 MiB and more back to the system when they are freed.
+/// Its default threshold grows with every big buffer freed, after which the 40 MiB
+/// pack ranges rustic_core reads come from the heap and stay resident: a restore of a
+/// 250 MB database peaked at 550 MB instead of 340 MB.
+fn return_big_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's policy; any value is accepted.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+/// Hands memory freed on the heap back to the system (after a restore, before the
+/// restored files are hashed).
+pub fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// The S3 keys.

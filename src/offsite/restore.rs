@@ -185,6 +185,7 @@ pub fn restore(
             })
         }
     }
+    super::backend::trim_heap();
     let checked = if wanted_paths.is_empty() && to.join(crate::layout::MANIFEST_FILE).is_file() {
         let report = crate::verify::verify(to, &NoProgress)?;
         if !report.ok {
