@@ -12,7 +12,7 @@
 #   BENCH_MEM_FILES, BENCH_MEM_MB, BENCH_MEM_DB_MB   memory data set (100000, 400, 0)
 #   BENCH_RUNS             hyperfine runs per measurement (5)
 #   BENCH_MEM_RUNS         runs per measurement of case 5 (1)
-#   BENCH_CASES            which cases to run ("1 2 3 4 5")
+#   BENCH_CASES            which cases to run ("1 2 3 4 5 6"; 6 = offsite, bench/offsite.sh)
 #   BENCH_SCOPES           source scopes for cases 1-3: "all" (whole source,
 #                          app.db included) and/or "files" (the folders only)
 #   BENCH_MUTATE_PERCENT   share of files changed in case 3 (1)
@@ -45,7 +45,7 @@ else
 fi
 MEM_DB_MB=${BENCH_MEM_DB_MB:-0}
 MEM_RUNS=${BENCH_MEM_RUNS:-1}
-CASES=${BENCH_CASES:-1 2 3 4 5}
+CASES=${BENCH_CASES:-1 2 3 4 5 6}
 SCOPES=${BENCH_SCOPES:-all files}
 MUTATE=${BENCH_MUTATE_PERCENT:-1}
 NO_LIFEBOAT=${BENCH_NO_LIFEBOAT:-0}
@@ -405,6 +405,13 @@ main() {
 
     python3 "$REPORT" --rows "$ROWS" --targets "$TARGETS" --meta "$META" --out "$OUT/results.md"
     log "table written to $OUT/results.md"
+    if has_case 6; then
+        if [[ "$LB_OK" == 1 ]]; then
+            LB="$LB" bash "$BENCH_DIR/offsite.sh" || { FAILED=$((FAILED + 1)); log "FAILED: offsite case (bench/offsite.sh)"; }
+        else
+            log "case 6 (offsite) needs lifeboat: skipped"
+        fi
+    fi
     if ((FAILED > 0)); then
         die "$FAILED measurement(s) failed; see the log above"
     fi

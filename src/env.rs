@@ -8,6 +8,13 @@
 //! | `LIFEBOAT_DATA_DIR` | history database and logs | the platform data dir |
 //! | `LIFEBOAT_TICK_SECS` | how often the scheduler looks at the clock, seconds (> 0, finite) | 60 |
 //! | `LIFEBOAT_LOG` | log filter for the log file (`tracing` `EnvFilter` syntax) | `info` |
+//! | `LIFEBOAT_OFFSITE_PASSWORD` | the offsite repository's password (else `--password-file`, else the keychain) | none |
+//! | `LIFEBOAT_OFFSITE_KEYCHAIN` | where offsite secrets are kept: `system` (the OS keychain), `mock` (in memory, for tests), `none` | `system` |
+//! | `LIFEBOAT_OFFSITE_CHUNK_KIB` | average chunk size of a *new* offsite repository, KiB, a power of 2 from 16 to 8192 (benchmarks) | 64 |
+//! | `LIFEBOAT_WEED` | tests only (`tests/common/s3.rs`): the SeaweedFS `weed` binary | `.venv-s3/bin/weed` |
+//! | `LIFEBOAT_NO_S3_TESTS` | tests only: `1` skips the S3 tests when `weed` is missing (never in CI) | unset |
+//!
+//! The S3 keys are read from the standard `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +29,19 @@ pub const DATA_DIR: &str = "LIFEBOAT_DATA_DIR";
 pub const TICK_SECS: &str = "LIFEBOAT_TICK_SECS";
 /// The log filter variable.
 pub const LOG: &str = "LIFEBOAT_LOG";
+
+/// The offsite password variable.
+pub const OFFSITE_PASSWORD: &str = "LIFEBOAT_OFFSITE_PASSWORD";
+/// The offsite keychain choice variable.
+pub const OFFSITE_KEYCHAIN: &str = "LIFEBOAT_OFFSITE_KEYCHAIN";
+/// The offsite chunk size variable.
+pub const OFFSITE_CHUNK_KIB: &str = "LIFEBOAT_OFFSITE_CHUNK_KIB";
+/// The S3 access key id (the standard AWS name).
+pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+/// The S3 secret access key (the standard AWS name).
+pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+/// Average chunk size of a new offsite repository, KiB (see README "Offsite").
+pub const DEFAULT_OFFSITE_CHUNK_KIB: u64 = 64;
 
 /// How often the scheduler looks at the clock by default.
 pub const DEFAULT_TICK: Duration = Duration::from_secs(60);
@@ -96,6 +116,98 @@ pub fn parse_tick(s: &str) -> Result<Duration> {
 /// The log filter for the log file: `LIFEBOAT_LOG`, else `info`.
 pub fn log_filter() -> String {
     std::env::var(LOG).ok().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "info".into())
+}
+
+/// A non-empty variable's value; `None` when unset or empty.
+///
+/// # Errors
+/// [`Error::Env`] when it is not valid text.
+fn text_var(var: &'static str) -> Result<Option<String>> {
+    match std::env::var(var) {
+        Ok(s) if s.is_empty() => Ok(None),
+        Ok(s) => Ok(Some(s)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::Env { var, message: "is not valid text".into() }),
+    }
+}
+
+/// The offsite password from `LIFEBOAT_OFFSITE_PASSWORD`, if set.
+///
+/// # Errors
+/// [`Error::Env`] when it is not valid text.
+pub fn offsite_password() -> Result<Option<String>> {
+    text_var(OFFSITE_PASSWORD)
+}
+
+/// The S3 keys from `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, when both are set.
+///
+/// # Errors
+/// [`Error::Env`] when only one is set, or one is not valid text.
+pub fn aws_keys() -> Result<Option<(String, String)>> {
+    match (text_var(AWS_ACCESS_KEY_ID)?, text_var(AWS_SECRET_ACCESS_KEY)?) {
+        (Some(id), Some(secret)) => Ok(Some((id, secret))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(Error::Env {
+            var: AWS_SECRET_ACCESS_KEY,
+            message: "is not set, but AWS_ACCESS_KEY_ID is: set both, or neither to use the keychain".into(),
+        }),
+        (None, Some(_)) => Err(Error::Env {
+            var: AWS_ACCESS_KEY_ID,
+            message: "is not set, but AWS_SECRET_ACCESS_KEY is: set both, or neither to use the keychain".into(),
+        }),
+    }
+}
+
+/// Where offsite secrets are kept, from `LIFEBOAT_OFFSITE_KEYCHAIN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keychain {
+    /// The OS keychain (macOS Keychain, Windows Credential Manager, Secret Service).
+    System,
+    /// An in-memory store that lives as long as the process (tests).
+    Mock,
+    /// No keychain: secrets come from the environment or a password file only.
+    None,
+}
+
+/// The keychain to use: `LIFEBOAT_OFFSITE_KEYCHAIN`, else [`Keychain::System`].
+///
+/// # Errors
+/// [`Error::Env`] for a value other than `system`, `mock` or `none`.
+pub fn offsite_keychain() -> Result<Keychain> {
+    match text_var(OFFSITE_KEYCHAIN)?.as_deref().map(str::trim) {
+        None | Some("system") => Ok(Keychain::System),
+        Some("mock") => Ok(Keychain::Mock),
+        Some("none") => Ok(Keychain::None),
+        Some(other) => {
+            Err(Error::Env { var: OFFSITE_KEYCHAIN, message: format!("\"{other}\" is not one of system, mock, none") })
+        }
+    }
+}
+
+/// Average chunk size of a new offsite repository in bytes: `LIFEBOAT_OFFSITE_CHUNK_KIB`
+/// KiB, else [`DEFAULT_OFFSITE_CHUNK_KIB`].
+///
+/// # Errors
+/// [`Error::Env`] unless it is a power of 2 from 16 to 8192.
+pub fn offsite_chunk_bytes() -> Result<u64> {
+    let Some(s) = text_var(OFFSITE_CHUNK_KIB)? else { return Ok(DEFAULT_OFFSITE_CHUNK_KIB * 1024) };
+    match s.trim().parse::<u64>() {
+        Ok(k) if k.is_power_of_two() && (16..=8192).contains(&k) => Ok(k * 1024),
+        _ => Err(Error::Env {
+            var: OFFSITE_CHUNK_KIB,
+            message: format!("\"{s}\" is not a power of 2 from 16 to 8192 (KiB) — unset it or fix it"),
+        }),
+    }
+}
+
+/// The offsite cache folder (what is already uploaded: index and snapshot files).
+pub fn offsite_cache_dir() -> PathBuf {
+    data_dir().join("offsite-cache")
+}
+
+/// The folder of the per-profile offsite state files (pushed backups, last push, last error).
+pub fn offsite_state_dir() -> PathBuf {
+    data_dir().join("offsite")
 }
 
 #[cfg(test)]

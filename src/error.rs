@@ -122,6 +122,54 @@ pub enum Error {
     /// A bug or a failure of the runtime itself (a job thread that panicked).
     #[error("internal error: {message}")]
     Internal { message: String },
+
+    /// The offsite repository's password does not open any of its keys.
+    #[error("wrong password for the offsite repository {repository}: it opens none of its keys — use the password given at `lifeboat offsite init` (LIFEBOAT_OFFSITE_PASSWORD, --password-file or the keychain)")]
+    OffsiteWrongPassword { repository: String },
+
+    /// The S3 store refused the keys (HTTP 403: unknown key, wrong secret, or no permission).
+    #[error("the S3 store refused the access keys for {repository} (403 access denied): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY and that the key may use this bucket — {detail}")]
+    OffsiteAccessDenied { repository: String, detail: String },
+
+    /// The bucket named in the repository URL does not exist at that endpoint.
+    #[error("unknown bucket \"{bucket}\" at {endpoint}: create it first, or check the repository URL {repository}")]
+    OffsiteNoBucket { repository: String, bucket: String, endpoint: String },
+
+    /// The S3 endpoint did not answer (no network, wrong host or port, server down).
+    #[error(
+        "the S3 endpoint {endpoint} cannot be reached: {cause} — check the network and the repository URL {repository}"
+    )]
+    OffsiteUnreachable { repository: String, endpoint: String, cause: String },
+
+    /// The bucket and prefix hold no restic repository.
+    #[error("no restic repository at {repository} (there is no `config` file there): check the URL, or create one with `lifeboat offsite init --repo {repository}`")]
+    OffsiteNotARepository { repository: String },
+
+    /// The connection was lost or failed during an upload or download; the next push resumes.
+    #[error("transfer with {repository} interrupted: {cause} — nothing is lost: run it again (a push resumes where it stopped)")]
+    OffsiteInterrupted { repository: String, cause: String },
+
+    /// The push or restore was stopped on request (pause, quit).
+    #[error("offsite {what} for {repository} cancelled — the next push resumes it")]
+    OffsiteCancelled { what: &'static str, repository: String },
+
+    /// A secret the offsite copy needs is nowhere to be found.
+    #[error("{message}")]
+    OffsiteSecretMissing { message: String },
+
+    /// `offsite verify` found the repository damaged.
+    #[error("offsite repository {repository} is damaged: {problems} problem(s), first: {first} — run `restic -r {repository} check` for details, then push again")]
+    OffsiteDamaged { repository: String, problems: usize, first: String },
+
+    /// No offsite snapshot matches what was asked for.
+    #[error(
+        "no offsite snapshot \"{snapshot}\" in {repository}: `lifeboat offsite list --repo {repository}` shows them"
+    )]
+    OffsiteNoSnapshot { repository: String, snapshot: String },
+
+    /// Another failure of the offsite repository, in rustic's words.
+    #[error("offsite repository {repository}: {message}")]
+    Offsite { repository: String, message: String },
 }
 
 /// The kind of an [`Error`], stable across versions: the window, `--json` and the
@@ -154,11 +202,22 @@ pub enum ErrorKind {
     Hook,
     Refused,
     Internal,
+    OffsiteWrongPassword,
+    OffsiteAccessDenied,
+    OffsiteNoBucket,
+    OffsiteUnreachable,
+    OffsiteNotARepository,
+    OffsiteInterrupted,
+    OffsiteCancelled,
+    OffsiteSecretMissing,
+    OffsiteDamaged,
+    OffsiteNoSnapshot,
+    Offsite,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 22] = [
+    pub const ALL: [ErrorKind; 33] = [
         ErrorKind::Config,
         ErrorKind::Setting,
         ErrorKind::Profile,
@@ -181,6 +240,17 @@ impl ErrorKind {
         ErrorKind::Hook,
         ErrorKind::Refused,
         ErrorKind::Internal,
+        ErrorKind::OffsiteWrongPassword,
+        ErrorKind::OffsiteAccessDenied,
+        ErrorKind::OffsiteNoBucket,
+        ErrorKind::OffsiteUnreachable,
+        ErrorKind::OffsiteNotARepository,
+        ErrorKind::OffsiteInterrupted,
+        ErrorKind::OffsiteCancelled,
+        ErrorKind::OffsiteSecretMissing,
+        ErrorKind::OffsiteDamaged,
+        ErrorKind::OffsiteNoSnapshot,
+        ErrorKind::Offsite,
     ];
 
     /// The snake_case name, as serialised.
@@ -208,6 +278,17 @@ impl ErrorKind {
             ErrorKind::Hook => "hook",
             ErrorKind::Refused => "refused",
             ErrorKind::Internal => "internal",
+            ErrorKind::OffsiteWrongPassword => "offsite_wrong_password",
+            ErrorKind::OffsiteAccessDenied => "offsite_access_denied",
+            ErrorKind::OffsiteNoBucket => "offsite_no_bucket",
+            ErrorKind::OffsiteUnreachable => "offsite_unreachable",
+            ErrorKind::OffsiteNotARepository => "offsite_not_a_repository",
+            ErrorKind::OffsiteInterrupted => "offsite_interrupted",
+            ErrorKind::OffsiteCancelled => "offsite_cancelled",
+            ErrorKind::OffsiteSecretMissing => "offsite_secret_missing",
+            ErrorKind::OffsiteDamaged => "offsite_damaged",
+            ErrorKind::OffsiteNoSnapshot => "offsite_no_snapshot",
+            ErrorKind::Offsite => "offsite",
         }
     }
 
@@ -271,6 +352,17 @@ impl Error {
             Error::Refused { .. } => ErrorKind::Refused,
             Error::RestoreInterrupted { source, .. } => source.kind(),
             Error::Internal { .. } => ErrorKind::Internal,
+            Error::OffsiteWrongPassword { .. } => ErrorKind::OffsiteWrongPassword,
+            Error::OffsiteAccessDenied { .. } => ErrorKind::OffsiteAccessDenied,
+            Error::OffsiteNoBucket { .. } => ErrorKind::OffsiteNoBucket,
+            Error::OffsiteUnreachable { .. } => ErrorKind::OffsiteUnreachable,
+            Error::OffsiteNotARepository { .. } => ErrorKind::OffsiteNotARepository,
+            Error::OffsiteInterrupted { .. } => ErrorKind::OffsiteInterrupted,
+            Error::OffsiteCancelled { .. } => ErrorKind::OffsiteCancelled,
+            Error::OffsiteSecretMissing { .. } => ErrorKind::OffsiteSecretMissing,
+            Error::OffsiteDamaged { .. } => ErrorKind::OffsiteDamaged,
+            Error::OffsiteNoSnapshot { .. } => ErrorKind::OffsiteNoSnapshot,
+            Error::Offsite { .. } => ErrorKind::Offsite,
         }
     }
 
@@ -325,6 +417,12 @@ impl<T> IoContext<T> for io::Result<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_is_listed_once() {
+        let names: std::collections::HashSet<&str> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
+    }
 
     #[test]
     fn kinds_round_trip_by_name_and_serde() {

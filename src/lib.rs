@@ -8,7 +8,7 @@
 //! 1. leaves: `error`, `fsx`, `layout`, `units`, `env`, `progress`, `logging`
 //! 2. records: `config`, `manifest`, `selection`, `sqlite`
 //! 3. the destination: `catalog`, `lock`, `history`
-//! 4. jobs: `backup`, `verify`, `restore`, `hooks`
+//! 4. jobs: `backup`, `verify`, `restore`, `hooks`, `offsite`
 //! 5. facade: `engine`, `schedule`, `view`
 //!
 //! This file is the curated public API: module declarations and re-exports, nothing else.
@@ -27,6 +27,7 @@ mod layout;
 mod lock;
 mod logging;
 mod manifest;
+pub mod offsite;
 mod progress;
 mod restore;
 mod schedule;
@@ -38,9 +39,11 @@ pub mod view;
 
 pub use backup::BackupOutcome;
 pub use catalog::{backup_dir, newest_backup, BackupInfo, KEEP_SAFETY};
-pub use config::{Config, Profile, DEFAULT_EVERY_HOURS, DEFAULT_HOOK_TIMEOUT_SECS, DEFAULT_KEEP};
+pub use config::{
+    Config, Offsite, Profile, DEFAULT_EVERY_HOURS, DEFAULT_HOOK_TIMEOUT_SECS, DEFAULT_KEEP, DEFAULT_OFFSITE_KEEP,
+};
 pub use engine::{check_on_disk, next_due, Engine, Health, LsEntry, Status, OVERDUE_GRACE};
-pub use env::{config_path, data_dir, history_db, log_dir, parse_tick, tick};
+pub use env::{config_path, data_dir, history_db, log_dir, offsite_chunk_bytes, parse_tick, tick};
 pub use error::{Error, ErrorKind, ErrorReport, IoContext, Result};
 pub use history::{History, Outcome, RunRecord};
 pub use layout::{BackupKind, INFO_FILE, LOCK_FILE, MANIFEST_FILE};

@@ -126,6 +126,7 @@ pub struct Scheduler {
     job: tokio::sync::Mutex<()>,
     events: broadcast::Sender<Event>,
     wake: Notify,
+    offsite: crate::offsite::Pusher,
 }
 
 impl Scheduler {
@@ -145,6 +146,7 @@ impl Scheduler {
             job: tokio::sync::Mutex::new(()),
             events,
             wake: Notify::new(),
+            offsite: crate::offsite::Pusher::start(),
         })
     }
 
@@ -177,6 +179,7 @@ impl Scheduler {
     /// Pauses scheduled backups (a manual backup still runs).
     pub fn pause(&self, pause: Pause) {
         self.state().paused = Some(pause);
+        self.offsite_sync_pause();
         tracing::info!("backups paused: {pause:?}");
         self.emit(Event::Changed);
     }
@@ -184,6 +187,7 @@ impl Scheduler {
     /// Resumes scheduled backups and looks at once whether one is due.
     pub fn resume(&self) {
         self.state().paused = None;
+        self.offsite_sync_pause();
         tracing::info!("backups resumed");
         self.emit(Event::Changed);
         self.wake.notify_one();
@@ -283,6 +287,7 @@ impl Scheduler {
                     s.streak = 0;
                 }
                 self.emit(Event::BackupDone { trigger, outcome: outcome.clone() });
+                self.offsite_after_backup(outcome);
             }
             Err(Error::Busy { .. }) => {}
             Err(e) => {
@@ -362,7 +367,9 @@ impl Scheduler {
     /// clock every `tick` (or sooner when woken by a settings change or resume).
     pub async fn run(self: Arc<Self>, tick: StdDuration) {
         let mut trigger = Trigger::Startup;
+        self.offsite_request();
         loop {
+            self.offsite_sync_pause();
             if self.due_now() {
                 let _ = self.backup_now(trigger).await;
             }
@@ -372,6 +379,39 @@ impl Scheduler {
                 _ = self.wake.notified() => {}
             }
         }
+    }
+}
+
+/// The offsite hookup (issue 11): after every completed backup the pending backups are
+/// pushed in the background by [`crate::offsite::Pusher`]'s own thread; a local backup
+/// never waits for it. Pausing cancels the push in flight; resuming restarts it.
+impl Scheduler {
+    fn offsite_after_backup(&self, outcome: &BackupOutcome) {
+        if matches!(outcome, BackupOutcome::Created { .. }) {
+            self.offsite_request();
+        }
+    }
+
+    /// Asks the pusher to push the current profile's pending backups (no-op without an
+    /// offsite copy).
+    pub fn offsite_request(&self) {
+        if let Some(engine) = self.engine() {
+            self.offsite.request(engine.profile());
+        }
+    }
+
+    fn offsite_sync_pause(&self) {
+        self.offsite.set_paused(self.paused().is_some());
+    }
+
+    /// The background pusher (whether it runs, pushes done, failures in a row).
+    pub fn offsite(&self) -> &crate::offsite::Pusher {
+        &self.offsite
+    }
+
+    /// Stops the pusher, cancelling a push in flight (on quit).
+    pub fn shutdown(&self) {
+        self.offsite.stop();
     }
 }
 

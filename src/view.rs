@@ -425,6 +425,7 @@ mod tests {
             not_backed_up: Vec::new(),
             clock_warning: None,
             interrupted_restore: None,
+            offsite: None,
         }
     }
 

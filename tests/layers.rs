@@ -27,6 +27,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("verify", 4),
     ("restore", 4),
     ("hooks", 4),
+    ("offsite", 4),
     ("engine", 5),
     ("schedule", 5),
     ("view", 5),

@@ -162,6 +162,8 @@ impl ProfileSettings {
             before_restore: hook(&self.before_restore),
             after_restore: hook(&self.after_restore),
             hook_timeout_secs: self.hook_timeout_secs,
+            // The window does not edit the offsite copy: save_settings keeps the saved one.
+            offsite: None,
         }
     }
 }
@@ -283,7 +285,7 @@ pub fn save_settings(state: &AppState, settings: Settings) -> ApiResult<Settings
     let mut config = previous.unwrap_or_default();
     config.notify_on_success = settings.notify_on_success;
     match config.profiles.first_mut() {
-        Some(first) => *first = profile,
+        Some(first) => *first = Profile { offsite: first.offsite.take(), ..profile },
         None => config.profiles.push(profile),
     }
     config.save(&state.config_path)?;

@@ -107,6 +107,68 @@ enum Command {
     },
     /// Run the scheduler in the foreground (the same loop as the tray app)
     Run,
+    /// The offsite copy: every backup also in an S3 store, as a restic repository
+    Offsite {
+        /// Read the repository password from the first line of this file
+        /// [default: $LIFEBOAT_OFFSITE_PASSWORD, else the keychain]
+        #[arg(long, global = true)]
+        password_file: Option<PathBuf>,
+        #[command(subcommand)]
+        command: OffsiteCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OffsiteCommand {
+    /// Create the repository (or attach to an existing one), write [profile.offsite], keep the secrets
+    Init {
+        /// restic's URL form: s3:https://HOST/BUCKET/PREFIX or s3:http://127.0.0.1:PORT/BUCKET/PREFIX
+        #[arg(long)]
+        repo: String,
+        /// Offsite snapshots kept
+        #[arg(long, default_value_t = lifeboat::DEFAULT_OFFSITE_KEEP)]
+        keep: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Push a local backup [default: every complete one not yet pushed, oldest first]
+    Push {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Snapshots offsite: time, local backup name, size (needs no config with --repo)
+    List {
+        /// The repository [default: the profile's]
+        #[arg(long)]
+        repo: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the repository; read back PERCENT of its data too
+    Verify {
+        /// Share of the data to read back and check, percent (0-100)
+        #[arg(long, value_name = "PERCENT", default_value_t = 0.0)]
+        read_data: f64,
+        /// The repository [default: the profile's]
+        #[arg(long)]
+        repo: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a snapshot (a local backup name, an id, or latest) into an empty folder
+    Restore {
+        snapshot: String,
+        /// Only these paths, relative to the backup (as in its manifest)
+        paths: Vec<String>,
+        #[arg(long)]
+        to: PathBuf,
+        /// The repository [default: the profile's]; with it no config is needed
+        #[arg(long)]
+        repo: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -133,6 +195,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::Init { source, dest, include, exclude, keep, every_hours, name } = cli.command {
         return init(&config_path, source, dest, include, exclude, keep, every_hours, name);
     }
+    if let Command::Offsite { password_file, command } = cli.command {
+        return offsite(&config_path, cli.profile.as_deref(), password_file.as_deref(), command);
+    }
     let config = Config::load(&config_path)?;
     let profile = match config.profile(cli.profile.as_deref()) {
         Ok(p) => p.clone(),
@@ -142,7 +207,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     let engine = Engine::with_default_history(profile)?;
     match cli.command {
-        Command::Init { .. } => unreachable!("handled above"),
+        Command::Init { .. } | Command::Offsite { .. } => unreachable!("handled above"),
         Command::Backup { json } => backup(&engine, json),
         Command::List { json } => list(&engine, json),
         Command::Status { json } => status(&engine, json),
@@ -386,6 +451,17 @@ fn status(engine: &Engine, json: bool) -> Result<ExitCode> {
         _ => println!("Next backup:  {}", words.next_due),
     }
     println!("Backups:      {} kept of {}, every {} h", s.backups, s.keep, s.every_hours);
+    if let Some(o) = &s.offsite {
+        println!("Offsite:      {}", o.repository);
+        match &o.last_push {
+            Some(p) => println!("Last push:    {} ({}, {})", p.backup, local_time(p.at), view::ago(now, p.at)),
+            None => println!("Last push:    none"),
+        }
+        println!("Not pushed:   {}", if o.pending.is_empty() { "none".to_string() } else { o.pending.join(", ") });
+        if let Some(e) = &o.last_error {
+            println!("Offsite error: {}", e.message);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -565,6 +641,7 @@ fn run_scheduler(engine: Engine) -> Result<ExitCode> {
         shutdown_signal().await;
         tracing::info!("lifeboat run: stopping");
         looping.abort();
+        scheduler.shutdown();
     });
     Ok(ExitCode::SUCCESS)
 }
@@ -582,5 +659,211 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+// ---------------------------------------------------------------- offsite
+
+fn offsite(
+    config_path: &Path,
+    profile_name: Option<&str>,
+    password_file: Option<&Path>,
+    command: OffsiteCommand,
+) -> Result<ExitCode> {
+    use lifeboat::offsite;
+    let load_profile = || -> Result<(Config, Profile)> {
+        let config = Config::load(config_path)?;
+        let profile = config.profile(profile_name)?.clone();
+        Ok((config, profile))
+    };
+    // The repository: --repo, else the profile's (list, verify and restore need no config with --repo).
+    let repository_of = |repo: Option<String>| -> Result<(String, Option<Profile>)> {
+        match repo {
+            Some(r) => Ok((r, load_profile().ok().map(|(_, p)| p))),
+            None => {
+                let (_, p) = load_profile()?;
+                let r = p.offsite.as_ref().map(|o| o.repository.clone()).ok_or_else(|| offsite_missing(&p))?;
+                Ok((r, Some(p)))
+            }
+        }
+    };
+    match command {
+        OffsiteCommand::Init { repo, keep, json } => {
+            let (mut config, mut profile) = load_profile()?;
+            let url = offsite::RepoUrl::parse(&repo)?;
+            let mut settings = profile.offsite.clone().unwrap_or_else(|| lifeboat::Offsite::new(url.text.clone()));
+            settings.repository = url.text.clone();
+            settings.keep = keep;
+            settings.validate(&format!("profile \"{}\"", profile.name))?;
+            let (secrets, found) = offsite::resolve_secrets(&url.text, password_file)?;
+            let report = offsite::init(&url.text, &secrets, lifeboat::offsite_chunk_bytes()?)?;
+            let kept = found == offsite::Found::Keychain || offsite::store_secrets(&url.text, &secrets)?;
+            profile.offsite = Some(settings);
+            config.upsert(profile.clone());
+            config.save(config_path)?;
+            if json {
+                print_json(&report);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if report.created {
+                println!("Created the offsite repository {}", report.repository);
+            } else {
+                println!(
+                    "Attached to the offsite repository {} ({} snapshots in it)",
+                    report.repository, report.snapshots
+                );
+            }
+            println!(
+                "Wrote [profile.offsite] of \"{}\" to {}, keeping {keep} snapshots",
+                profile.name,
+                config_path.display()
+            );
+            if kept {
+                println!("The S3 keys and the password are kept in the keychain.");
+            } else {
+                println!(
+                    "No keychain to keep the secrets in: give them to every offsite command and to `lifeboat run` \
+                     (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, LIFEBOAT_OFFSITE_PASSWORD or --password-file)."
+                );
+            }
+            println!("Keep the password somewhere safe: without it nobody, not even you, can read the copies.");
+            println!("Push the backups now with `lifeboat offsite push`.");
+            Ok(ExitCode::SUCCESS)
+        }
+        OffsiteCommand::Push { name, json } => {
+            let (_, profile) = load_profile()?;
+            let repository =
+                profile.offsite.as_ref().map(|o| o.repository.clone()).ok_or_else(|| offsite_missing(&profile))?;
+            let (secrets, _) = offsite::resolve_secrets(&repository, password_file)?;
+            let run = offsite::push(&profile, name.as_deref(), &secrets, Arc::default())?;
+            if json {
+                print_json(&run);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if let Some(n) = &run.already_offsite {
+                println!("{n} is already offsite: nothing to push.");
+            } else if run.pushed.is_empty() {
+                println!("Nothing to push: every backup is already offsite in {}.", run.repository);
+            }
+            for p in &run.pushed {
+                println!(
+                    "Pushed {} as snapshot {}: {} files, {} ({} uploaded in {} objects), {:.1} s",
+                    p.backup,
+                    &p.snapshot[..8.min(p.snapshot.len())],
+                    p.files,
+                    human_bytes(p.bytes),
+                    human_bytes(p.uploaded_bytes),
+                    p.puts,
+                    p.seconds
+                );
+            }
+            if !run.retention.forgotten.is_empty() {
+                println!(
+                    "Retention: forgot {} older snapshot(s) ({}); {} pack(s) marked unused, {} deleted",
+                    run.retention.forgotten.len(),
+                    run.retention.forgotten_backups.join(", "),
+                    run.retention.packs_marked,
+                    run.retention.packs_deleted
+                );
+            }
+            if let Some(share) = &run.checked_share {
+                println!("Checked the repository and read back share {share} of its data: no problem found.");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OffsiteCommand::List { repo, json } => {
+            let (repository, _) = repository_of(repo)?;
+            let (secrets, _) = offsite::resolve_secrets(&repository, password_file)?;
+            let snaps = offsite::list(&repository, &secrets)?;
+            if json {
+                print_json(&snaps);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if snaps.is_empty() {
+                println!("No snapshots yet in {repository}. Push with `lifeboat offsite push`.");
+            }
+            for s in &snaps {
+                println!(
+                    "{}  {}  {}  {}  {}  {}",
+                    s.short_id,
+                    local_time(s.time),
+                    s.backup.as_deref().unwrap_or("-"),
+                    s.profile.as_deref().unwrap_or(&s.path),
+                    human_bytes(s.size),
+                    s.host
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OffsiteCommand::Verify { read_data, repo, json } => {
+            if !(0.0..=100.0).contains(&read_data) {
+                return Err(Error::Refused {
+                    message: format!("--read-data {read_data}: give a percent from 0 to 100"),
+                });
+            }
+            let (repository, _) = repository_of(repo)?;
+            let (secrets, _) = offsite::resolve_secrets(&repository, password_file)?;
+            let report = offsite::verify(&repository, &secrets, read_data)?;
+            if json {
+                print_json(&report);
+            } else if report.ok {
+                println!(
+                    "{} is whole: structure checked, {}% of the data read back and checked ({:.1} s)",
+                    report.repository, report.read_data_percent, report.seconds
+                );
+            } else {
+                for p in &report.problems {
+                    println!("{p}");
+                }
+                eprintln!(
+                    "lifeboat: offsite repository {} has problems: {} finding(s)",
+                    report.repository,
+                    report.problems.len()
+                );
+            }
+            Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        OffsiteCommand::Restore { snapshot, paths, to, repo, json } => {
+            let (repository, profile) = repository_of(repo)?;
+            let (secrets, _) = offsite::resolve_secrets(&repository, password_file)?;
+            let to = absolute(&to)?;
+            let report = offsite::restore(
+                &repository,
+                &secrets,
+                &snapshot,
+                &paths,
+                &to,
+                profile.as_ref().map(|p| p.name.as_str()),
+                Arc::default(),
+            )?;
+            if json {
+                print_json(&report);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "Restored snapshot {} ({}, {}) into {}: {} files, {}, {:.1} s",
+                report.snapshot.short_id,
+                report.snapshot.backup.as_deref().unwrap_or("-"),
+                local_time(report.snapshot.time),
+                report.to.display(),
+                report.files,
+                human_bytes(report.bytes),
+                report.seconds
+            );
+            if let Some(n) = report.checked_against_manifest {
+                println!("Checked against the manifest inside it: {n} files whole.");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn offsite_missing(p: &Profile) -> Error {
+    Error::Setting {
+        field: "offsite",
+        message: format!(
+            "profile \"{}\" has no offsite copy: set one up with `lifeboat offsite init --repo URL`, or give --repo",
+            p.name
+        ),
     }
 }

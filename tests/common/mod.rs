@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod real;
+pub mod s3;
 pub mod scale;
 
 use std::collections::{BTreeMap, HashMap};
