@@ -233,10 +233,15 @@ fn hash_zeros(hasher: &mut blake3::Hasher, mut n: u64) {
     }
 }
 
-/// BLAKE3 of a file with holes, reading only its data ranges.
-fn hash_sparse(f: &File, len: u64, path: &Path) -> Result<Digest> {
-    #[cfg(unix)]
-    use std::os::unix::fs::FileExt;
+/// Reads the data ranges of `f` (length `len`) in chunks of up to 1 MiB, handing each
+/// chunk and its offset to `data`, and returns the BLAKE3 of the whole content (holes
+/// hashed as the zeros they read as). A failed read is `read_err`'s to wrap.
+fn for_each_data_chunk<E>(
+    f: &File,
+    len: u64,
+    read_err: impl Fn(io::Error) -> E,
+    mut data: impl FnMut(&[u8], u64) -> std::result::Result<(), E>,
+) -> std::result::Result<Digest, E> {
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut pos = 0u64;
@@ -245,15 +250,8 @@ fn hash_sparse(f: &File, len: u64, path: &Path) -> Result<Digest> {
         let mut at = start;
         while at < end {
             let k = ((end - at) as usize).min(buf.len());
-            #[cfg(unix)]
-            f.read_exact_at(&mut buf[..k], at).at("read", path)?;
-            #[cfg(not(unix))]
-            {
-                use std::io::{Seek, SeekFrom};
-                let mut g = f;
-                g.seek(SeekFrom::Start(at)).at("read", path)?;
-                g.read_exact(&mut buf[..k]).at("read", path)?;
-            }
+            read_exact_at(f, &mut buf[..k], at).map_err(&read_err)?;
+            data(&buf[..k], at)?;
             hasher.update(&buf[..k]);
             at += k as u64;
         }
@@ -261,6 +259,23 @@ fn hash_sparse(f: &File, len: u64, path: &Path) -> Result<Digest> {
     }
     hash_zeros(&mut hasher, len - pos);
     Ok(*hasher.finalize().as_bytes())
+}
+
+#[cfg(unix)]
+fn read_exact_at(f: &File, buf: &mut [u8], at: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(f, buf, at)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(mut f: &File, buf: &mut [u8], at: u64) -> io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    f.seek(SeekFrom::Start(at))?;
+    f.read_exact(buf)
+}
+
+/// BLAKE3 of a file with holes, reading only its data ranges.
+fn hash_sparse(f: &File, len: u64, path: &Path) -> Result<Digest> {
+    for_each_data_chunk(f, len, |e| Error::io("read", path, e), |_, _| Ok(()))
 }
 
 /// BLAKE3 of a whole file: through a memory map on several threads, or range by range
@@ -375,34 +390,23 @@ pub fn copy_file(src: &Path, dst: &Path) -> std::result::Result<Copied, CopyErro
 /// Copies the data ranges of `from` into the new, empty `to`, leaving holes as holes;
 /// returns the BLAKE3 of the whole content.
 fn copy_sparse(from: &File, to: &File, len: u64, dst: &Path) -> std::result::Result<Digest, CopyError> {
-    #[cfg(unix)]
-    use std::os::unix::fs::FileExt;
-    let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut pos = 0u64;
-    for (start, end) in data_ranges(from, len) {
-        hash_zeros(&mut hasher, start - pos);
-        let mut at = start;
-        while at < end {
-            let k = ((end - at) as usize).min(buf.len());
-            #[cfg(unix)]
-            {
-                from.read_exact_at(&mut buf[..k], at).map_err(CopyError::Source)?;
-                to.write_all_at(&buf[..k], at).map_err(|e| CopyError::Destination(Error::io("write", dst, e)))?;
-            }
-            #[cfg(not(unix))]
-            {
-                let _ = (from, to, dst);
-                return Err(CopyError::Source(io::Error::from(io::ErrorKind::Unsupported)));
-            }
-            hasher.update(&buf[..k]);
-            at += k as u64;
-        }
-        pos = end;
-    }
-    hash_zeros(&mut hasher, len - pos);
-    to.set_len(len).map_err(|e| CopyError::Destination(Error::io("write", dst, e)))?;
-    Ok(*hasher.finalize().as_bytes())
+    let dest = |e: io::Error| CopyError::Destination(Error::io("write", dst, e));
+    let digest =
+        for_each_data_chunk(from, len, CopyError::Source, |chunk, at| write_all_at(to, chunk, at).map_err(dest))?;
+    to.set_len(len).map_err(dest)?;
+    Ok(digest)
+}
+
+#[cfg(unix)]
+fn write_all_at(f: &File, buf: &[u8], at: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(f, buf, at)
+}
+
+#[cfg(not(unix))]
+fn write_all_at(mut f: &File, buf: &[u8], at: u64) -> io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    f.seek(SeekFrom::Start(at))?;
+    f.write_all(buf)
 }
 
 /// A failed `fs::copy` names the side that failed: reading the source or writing the copy.
