@@ -3,11 +3,16 @@
 
 Generate:
     gen_data.py --out DIR [--files N] [--mb M] [--db-mb D] [--seed S]
+                [--size-range LO-HI]
 
     DIR/app.db                 SQLite database in WAL mode, about D MB
     DIR/<folders>/...          N files totalling about M MB of incompressible
                                bytes, in nested folders; some folder and file
                                names contain spaces and accents.
+
+With --size-range LO-HI (bytes, e.g. 512-7168) every file's size is drawn
+uniformly from LO..HI and --mb is ignored (the total is about N*(LO+HI)/2);
+without it, sizes are mixed (see plan_sizes) and scaled to total exactly M MB.
 
 With --params-file F, the parameters are written to F once generation has
 finished (run.sh uses it as the "complete, reuse me" marker).
@@ -100,6 +105,24 @@ def plan_sizes(rng, n_files, total_bytes):
     biggest = max(range(n_files), key=lambda i: sizes[i])
     sizes[biggest] = max(0, sizes[biggest] + total_bytes - sum(sizes))
     return sizes
+
+
+def plan_sizes_range(rng, n_files, lo, hi):
+    """Every size uniform in lo..hi bytes (the small-file memory set)."""
+    return [rng.randint(lo, hi) for _ in range(n_files)]
+
+
+def parse_size_range(text):
+    """"512-7168" -> (512, 7168); "" or None -> None."""
+    if not text:
+        return None
+    try:
+        lo, hi = (int(x) for x in text.split("-", 1))
+    except ValueError:
+        sys.exit(f"gen_data.py: --size-range {text!r}: expected LO-HI in bytes, e.g. 512-7168")
+    if not 0 <= lo <= hi:
+        sys.exit(f"gen_data.py: --size-range {text!r}: need 0 <= LO <= HI")
+    return lo, hi
 
 
 def plan_dirs(rng, n_files):
@@ -208,7 +231,10 @@ def generate(args):
     dirs = plan_dirs(rng, args.files)
     for d in dirs:
         os.makedirs(os.path.join(out, d), exist_ok=True)
-    sizes = plan_sizes(rng, args.files, args.mb << 20)
+    if args.size_range:
+        sizes = plan_sizes_range(rng, args.files, *args.size_range)
+    else:
+        sizes = plan_sizes(rng, args.files, args.mb << 20)
     started = time.time()
     for i, size in enumerate(sizes):
         d = rng.choice(dirs)
@@ -270,6 +296,8 @@ def main():
     ap.add_argument("--mb", type=int, default=env_int("BENCH_MB", 1024), help="total MB of plain files")
     ap.add_argument("--db-mb", type=int, default=env_int("BENCH_DB_MB", 200), help="SQLite app.db size (0: none)")
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--size-range", default=os.environ.get("BENCH_SIZE_RANGE", ""),
+                    help="LO-HI: every file LO..HI bytes (uniform); --mb is then ignored")
     ap.add_argument("--mutate-percent", type=float, default=None,
                     help="rewrite this %% of existing files instead of generating")
     ap.add_argument("--params-file", default=None,
@@ -280,6 +308,7 @@ def main():
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     args.seed_given = args.seed is not None
+    args.size_range = parse_size_range(args.size_range)
     if args.seed is None:
         args.seed = 1
 
@@ -292,6 +321,9 @@ def main():
     if args.files < 0 or args.mb < 0 or args.db_mb < 0:
         sys.exit("gen_data.py: --files, --mb and --db-mb must not be negative")
     params = {"files": args.files, "mb": args.mb, "db_mb": args.db_mb, "seed": args.seed, "format": 1}
+    if args.size_range:
+        params["size_range"] = list(args.size_range)
+        params["mb"] = None
     if args.reuse:
         if not args.params_file:
             sys.exit("gen_data.py: --reuse needs --params-file")
@@ -302,8 +334,7 @@ def main():
             old = None
         if old == params and os.path.isdir(args.out):
             if args.verbose:
-                print(f"reusing {args.out} ({args.files} files, {args.mb} MB, db {args.db_mb} MB)",
-                      file=sys.stderr)
+                print(f"reusing {args.out} ({params})", file=sys.stderr)
             return
         if os.path.exists(args.params_file):
             os.remove(args.params_file)
@@ -317,7 +348,8 @@ def main():
             json.dump(params, f)
             f.write("\n")
     if args.verbose:
-        print(f"generated {args.files} files, {args.mb} MB, db {args.db_mb} MB in {secs:.1f}s into {args.out}",
+        sizes = f"{args.size_range[0]}-{args.size_range[1]} B each" if args.size_range else f"{args.mb} MB"
+        print(f"generated {args.files} files, {sizes}, db {args.db_mb} MB in {secs:.1f}s into {args.out}",
               file=sys.stderr)
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Offsite benchmark (case 6 of `make bench`; also runs alone: bash bench/offsite.sh).
+# Offsite benchmark (case 8 of `make bench`; also runs alone: bash bench/offsite.sh).
 #
 # Starts SeaweedFS (.venv-s3/bin/weed, as the tests do) on free loopback ports and
 # measures, on a data set of BENCH_OFFSITE_FILES files (BENCH_OFFSITE_MB MB) plus a
