@@ -463,7 +463,7 @@ case_restore_one() { # 7: restore one deleted file from the 100,000-file backup 
     mkdir -p "$w"
     local cfg="$w/lifeboat.toml" dest="$w/lifeboat dest" name rel
     # a file deep in the tree, the same on every run
-    rel=$(cd "$src" && find . -type f -path './*/*/*' -printf '%P\n' | LC_ALL=C sort | head -n1)
+    rel=$(cd "$src" && find . -type f -path './*/*/*' -printf '%P\n' | LC_ALL=C sort | sed -n 1p)
     if lb_profile "$cfg" "bench restore one" "$src" "$dest" && lb_backup "$cfg" \
         && name=$(only_backup "$dest"); then
         LB_TOOL="lifeboat restore NAME PATH" paired "$key" "$label" "cp -a from the backup + sync" "$MEM_RUNS" \

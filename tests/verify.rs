@@ -1,6 +1,8 @@
 //! Verify on seed-shaped backups: every kind of damage is reported with its path and
 //! kind, a backup without a readable manifest is incomplete, the CLI exits non-zero and
-//! lists the problems, and restore refuses a damaged backup without changing anything.
+//! lists the problems, and restore refuses a backup whose copies it needs are damaged,
+//! without changing anything (a damaged copy of a file that is still the same live is
+//! not needed, and does not stop a restore).
 
 mod common;
 
@@ -303,6 +305,8 @@ fn restore_from_a_damaged_backup_is_refused_naming_the_problem_and_changes_nothi
     let damaged = "audio_files/drum_0042.wav";
     flip_byte(&fx.backup().join(damaged), 60);
     change_live(&fx.app);
+    // The restore needs that copy: the live file changed since.
+    append(&fx.app.dir.join(damaged), b"changed since");
     let before = live_state(&fx.app);
     let dest_before = entries(&fx.dest);
 
@@ -327,6 +331,9 @@ fn cli_restore_from_a_damaged_backup_lists_every_problem() {
     fs::remove_file(b.join(SPACED_AUDIO)).unwrap();
     corrupt_page(&b.join(DB_NAME), 2);
     change_live(&fx.app);
+    // The restore needs every one of those copies: each live file changed or went.
+    fs::remove_file(fx.app.dir.join(flipped)).unwrap();
+    append(&fx.app.dir.join(SPACED_AUDIO), b"changed since");
     let before = live_state(&fx.app);
 
     let out = fx.sb.run(&["restore", &fx.name, "--yes"]);
@@ -336,6 +343,27 @@ fn cli_restore_from_a_damaged_backup_lists_every_problem() {
         assert!(all.contains(path), "the refusal does not list {path}: {}", describe(&out));
     }
     assert_eq!(live_state(&fx.app), before, "the source changed");
+}
+
+#[test]
+fn a_damaged_copy_the_restore_does_not_need_does_not_stop_it() {
+    // A file still the same live (size, mtime, ctime, inode as the backup recorded) is
+    // not read from the backup, so damage to its copy cannot reach the live data.
+    let fx = Fixture::new();
+    let damaged = "audio_files/drum_0042.wav";
+    let live_hash = blake3_file(&fx.app.dir.join(damaged));
+    flip_byte(&fx.backup().join(damaged), 60);
+    change_live(&fx.app);
+
+    let report = fx.engine.restore(&fx.name, &NoProgress).expect("restore of what differs");
+    assert!(report.files_restored > 0, "{report:?}");
+    assert_eq!(blake3_file(&fx.app.dir.join(damaged)), live_hash, "the live file was replaced by the damaged copy");
+    assert!(fx.app.dir.join("audio_files/drum_0003.wav").exists(), "the deleted file is back");
+    assert!(!fx.app.dir.join("audio_files/new.wav").exists(), "the file added since is removed");
+    // `verify` still reports the damage.
+    let out = fx.sb.run(&["verify", &fx.name]);
+    assert!(!out.status.success(), "verify passed a damaged backup: {}", describe(&out));
+    assert!(stdout(&out).contains(damaged) || stderr(&out).contains(damaged), "{}", describe(&out));
 }
 
 #[test]

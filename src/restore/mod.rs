@@ -1,5 +1,5 @@
-//! Restore, safely and only what differs: verify the backup, take a safety snapshot of
-//! the data it will change, note the restore in a journal, then put back each file that
+//! Restore, safely and only what differs: work out what differs from the backup, check
+//! what it will read from the backup, take a safety snapshot of the data it will change, note the restore in a journal, then put back each file that
 //! differs on its own (databases through SQLite, wherever they are), remove what was
 //! added since, and set folder times. `plan.rs` works out the changes (the preview is
 //! their summary); `apply.rs` makes them.
@@ -11,6 +11,7 @@ mod apply;
 mod diff;
 mod plan;
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -204,16 +205,6 @@ fn run_locked(
     resumed: Option<Option<String>>,
 ) -> Result<RestoreReport> {
     let plan = Plan::load(profile, request)?;
-    // A whole restore checks the whole backup; a restore of some paths checks those.
-    let report = if request.paths.is_empty() {
-        verify::verify_against(&plan.dir, &plan.manifest, progress)
-    } else {
-        verify::verify_entries(&plan.dir, &plan.manifest, &|p| plan.selected(p), progress)
-    };
-    if !report.ok {
-        let all = report.describe();
-        return Err(Error::Damaged { path: plan.dir, problems: all.len(), first: all[0].clone(), all });
-    }
     let in_place = request.to.is_none();
     if in_place && !profile.source.is_dir() {
         return Err(Error::SourceMissing {
@@ -221,20 +212,35 @@ fn run_locked(
             cause: "does not exist — create it or connect its drive, then retry".into(),
         });
     }
-    if let Some(to) = &request.to {
-        if !to.exists() {
-            fs::create_dir(to).at("create folder", to)?;
-        }
-    }
-    let roots: Vec<PathBuf> = plan.items.iter().map(|i| plan.live_path(i)).collect();
     if in_place {
-        for root in &roots {
-            apply::clean_up(root)?;
+        for item in &plan.items {
+            apply::clean_up(&plan.live_path(item))?;
         }
     }
     let changes = plan.changes()?;
     let summary = plan.summary(&changes);
     let m = &plan.manifest;
+    // Check what the restore reads from the backup, before anything changes: every file
+    // and database it puts back (BLAKE3 against the manifest, `integrity_check`). What
+    // is already the same live is not read, so its copy need not be checked here
+    // (`lifeboat verify` checks the whole backup).
+    let read: HashSet<&str> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Put { entry, .. } | Change::Database { entry, .. } => Some(m.files[*entry].path.as_str()),
+            _ => None,
+        })
+        .collect();
+    let report = verify::verify_entries(&plan.dir, m, &|p| read.contains(p), progress);
+    if !report.ok {
+        let all = report.describe();
+        return Err(Error::Damaged { path: plan.dir.clone(), problems: all.len(), first: all[0].clone(), all });
+    }
+    if let Some(to) = &request.to {
+        if !to.exists() {
+            fs::create_dir(to).at("create folder", to)?;
+        }
+    }
     // Fail early, before anything changes, when a database is held by another program.
     for c in &changes {
         if let Change::Database { live, .. } = c {

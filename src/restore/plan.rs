@@ -192,6 +192,14 @@ impl Plan {
         }
     }
 
+    /// Whether the live database at `live` is still as the backup found it: its
+    /// [`sqlite::fingerprint`] (size and mtime of the file and its `-wal`) equals the one
+    /// the backup recorded, so nothing was committed since and there is nothing to put
+    /// back. The same rule lets a backup link an unchanged database.
+    fn database_unchanged(&self, path: &str, live: &Path) -> bool {
+        self.manifest.databases.iter().any(|d| d.path == path && d.source_fingerprint == sqlite::fingerprint(live))
+    }
+
     /// Every change the restore makes, in the order it makes them: folders before what
     /// is inside them, then removals.
     pub fn changes(&self) -> Result<Vec<Change>> {
@@ -210,7 +218,9 @@ impl Plan {
                     }
                 }
                 EntryKind::Database if self.request.to.is_none() && meta.is_some() => {
-                    out.push(Change::Database { entry: i, live });
+                    if !self.database_unchanged(&e.path, &live) {
+                        out.push(Change::Database { entry: i, live });
+                    }
                 }
                 _ => {
                     let existed = meta.is_some();

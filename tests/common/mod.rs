@@ -436,24 +436,37 @@ pub fn blake3_file(path: &Path) -> String {
     h.finalize().to_hex().to_string()
 }
 
-/// Every entry below `dir` by relative path (with `/`): a file's BLAKE3, "dir" for a
-/// folder, "link -> target" for a symlink.
-pub fn tree_digest(dir: &Path) -> BTreeMap<String, String> {
+/// Every entry below `dir` (links never followed) by its relative path in raw bytes:
+/// "link -> target" for a symlink, "dir" for a folder, and for anything else what
+/// `file` says (`None` leaves the entry out). The walk the tree digests share.
+pub fn walk_tree(dir: &Path, mut file: impl FnMut(&walkdir::DirEntry) -> Option<String>) -> BTreeMap<Vec<u8>, String> {
+    use std::os::unix::ffi::OsStrExt;
     let mut out = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(dir).min_depth(1) {
+    for entry in walkdir::WalkDir::new(dir).min_depth(1).follow_links(false) {
         let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(dir).unwrap().to_str().unwrap().to_string();
+        let rel = entry.path().strip_prefix(dir).unwrap().as_os_str().as_bytes().to_vec();
         let ft = entry.file_type();
         let v = if ft.is_symlink() {
-            format!("link -> {}", fs::read_link(entry.path()).unwrap().display())
+            Some(format!("link -> {}", fs::read_link(entry.path()).unwrap().display()))
         } else if ft.is_dir() {
-            "dir".to_string()
+            Some("dir".to_string())
         } else {
-            blake3_file(entry.path())
+            file(&entry)
         };
-        out.insert(rel, v);
+        if let Some(v) = v {
+            out.insert(rel, v);
+        }
     }
     out
+}
+
+/// Every entry below `dir` by relative path (with `/`): a file's BLAKE3, "dir" for a
+/// folder, "link -> target" for a symlink. Panics on a name that is not UTF-8.
+pub fn tree_digest(dir: &Path) -> BTreeMap<String, String> {
+    walk_tree(dir, |e| Some(blake3_file(e.path())))
+        .into_iter()
+        .map(|(rel, v)| (String::from_utf8(rel).expect("UTF-8 name"), v))
+        .collect()
 }
 
 /// Files and folders below `dir` (not counting `dir`).

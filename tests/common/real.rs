@@ -69,21 +69,7 @@ pub fn unescape_path(s: &str) -> Option<Vec<u8>> {
 /// Every entry below `dir` by its relative path in raw bytes: a file's BLAKE3, "dir" for
 /// a folder, "link -> target" (target bytes, lossy) for a symlink. Never follows links.
 pub fn tree_raw(dir: &Path) -> BTreeMap<Vec<u8>, String> {
-    let mut out = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(dir).min_depth(1).follow_links(false) {
-        let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(dir).unwrap().as_os_str().as_bytes().to_vec();
-        let ft = entry.file_type();
-        let v = if ft.is_symlink() {
-            format!("link -> {}", fs::read_link(entry.path()).unwrap().display())
-        } else if ft.is_dir() {
-            "dir".to_string()
-        } else {
-            blake3_file(entry.path())
-        };
-        out.insert(rel, v);
-    }
-    out
+    super::walk_tree(dir, |e| Some(blake3_file(e.path())))
 }
 
 /// Checks every `files[]` entry of a backup's manifest against the folder, decoding the

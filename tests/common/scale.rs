@@ -147,31 +147,20 @@ pub fn live_integrity(db: &Path) -> String {
 /// database's owner, which moves the ctime and changes nothing. SQLite's `-shm` index is
 /// left out too: readers write their read marks into it.
 pub fn source_digest(dir: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(dir).min_depth(1).follow_links(false) {
-        let entry = entry.unwrap();
-        let rel = String::from_utf8_lossy(entry.path().strip_prefix(dir).unwrap().as_os_str().as_bytes()).into_owned();
-        if rel.ends_with("-shm") {
-            continue;
+    let digest = super::walk_tree(dir, |entry| {
+        let name = entry.file_name().to_string_lossy();
+        if name.ends_with("-shm") {
+            return None;
         }
-        let ft = entry.file_type();
-        let v = if ft.is_symlink() {
-            format!("link -> {}", fs::read_link(entry.path()).unwrap().display())
-        } else if ft.is_dir() {
-            "dir".to_string()
+        let m = fs::symlink_metadata(entry.path()).unwrap();
+        let stat = format!("{} {} {}.{}", m.ino(), m.len(), m.mtime(), m.mtime_nsec());
+        Some(if [".db", ".db-wal", ".db-journal"].iter().any(|s| name.ends_with(s)) {
+            stat
         } else {
-            let m = fs::symlink_metadata(entry.path()).unwrap();
-            let stat = format!("{} {} {}.{}", m.ino(), m.len(), m.mtime(), m.mtime_nsec());
-            let name = entry.file_name().to_string_lossy();
-            if [".db", ".db-wal", ".db-journal"].iter().any(|s| name.ends_with(s)) {
-                stat
-            } else {
-                format!("{stat} {}.{} {}", m.ctime(), m.ctime_nsec(), blake3_file(entry.path()))
-            }
-        };
-        out.insert(rel, v);
-    }
-    out
+            format!("{stat} {}.{} {}", m.ctime(), m.ctime_nsec(), blake3_file(entry.path()))
+        })
+    });
+    digest.into_iter().map(|(rel, v)| (String::from_utf8_lossy(&rel).into_owned(), v)).collect()
 }
 
 /// Everything below `root` except the trees in `skip`: type, inode, size, mtime and
