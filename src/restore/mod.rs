@@ -372,15 +372,14 @@ fn take_safety_snapshot(
     damaged: &[String],
 ) -> Result<Option<String>> {
     let whole = plan.manifest.include.is_empty() && plan.request.paths.is_empty();
-    let touched: Vec<&String> = plan
-        .items
-        .iter()
-        .filter(|i| plan.request.paths.is_empty() || plan.request.paths.iter().any(|p| crate::manifest::in_item(p, i)))
-        .collect();
+    // A restore of some paths changes nothing outside them: the snapshot holds just
+    // those (one file of a 100,000-file folder costs one file, not the folder).
+    let touched: &[String] = if plan.request.paths.is_empty() { &plan.items } else { &plan.request.paths };
     let present: Vec<String> = touched
         .iter()
-        .filter(|i| fs::symlink_metadata(plan.live_path(i)).is_ok())
-        .filter_map(|i| crate::manifest::decode_rel(i).and_then(|p| p.to_str().map(str::to_string)))
+        .filter(|p| !touched.iter().any(|q| q != *p && crate::manifest::in_item(p, q)))
+        .filter(|p| fs::symlink_metadata(plan.live_entry(p)).is_ok())
+        .filter_map(|p| crate::manifest::decode_rel(p).and_then(|p| p.to_str().map(str::to_string)))
         .collect();
     if present.is_empty() && !whole {
         return Ok(None);
