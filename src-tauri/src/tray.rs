@@ -1,11 +1,12 @@
-//! The tray icon and its menu: a status line, "Back up now", open, pause, launch at login.
+//! The tray icon and its menu: a status line (the worst profile's), "Back up now" (with
+//! several profiles a submenu: each profile, and "All"), open, pause, launch at login.
 //! A click acts through `api` (the scheduler); what it changes comes back to
 //! [`update`] from the events loop, never by a call from here.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tauri::image::Image;
-use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -15,17 +16,33 @@ use crate::api;
 use crate::state::{AppState, AppStatus};
 
 const TRAY_ID: &str = "lifeboat";
+/// Menu id prefix of a profile's item in the "Back up now" submenu (the name follows).
+const BACKUP_PROFILE: &str = "backup_now_profile:";
 
-/// The menu items whose text or state follows the status.
-struct TrayHandles<R: Runtime> {
-    icon: TrayIcon<R>,
+/// The "Back up now" entry: one item for one profile; with several, a submenu of each
+/// profile and "All".
+enum BackupNow<R: Runtime> {
+    One(MenuItem<R>),
+    Several { menu: Submenu<R>, profiles: Vec<(String, MenuItem<R>)>, all: MenuItem<R> },
+}
+
+/// The menu items whose text or state follows the status, and the profiles the menu was
+/// built for (a new profile rebuilds it).
+struct TrayMenu<R: Runtime> {
+    profiles: Vec<String>,
     status: MenuItem<R>,
-    backup_now: MenuItem<R>,
+    backup_now: BackupNow<R>,
     open_folder: MenuItem<R>,
     pause_hour: MenuItem<R>,
     pause_indefinitely: MenuItem<R>,
     resume: MenuItem<R>,
     launch_at_login: CheckMenuItem<R>,
+}
+
+/// The tray icon and its current menu.
+struct TrayHandles<R: Runtime> {
+    icon: TrayIcon<R>,
+    menu: Mutex<TrayMenu<R>>,
 }
 
 fn icon_for(state: State) -> Image<'static> {
@@ -38,10 +55,31 @@ fn icon_for(state: State) -> Image<'static> {
     Image::from_bytes(bytes).expect("tray icons are valid PNGs")
 }
 
-/// Builds the tray icon and its menu for the current status.
-pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Result<()> {
+fn profile_names(status: &AppStatus) -> Vec<String> {
+    status.profiles.iter().map(|p| p.profile.clone()).collect()
+}
+
+/// Builds the menu for the profiles of `status`.
+fn build_menu<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Result<(Menu<R>, TrayMenu<R>)> {
+    let profiles = profile_names(status);
     let status_item = MenuItem::with_id(app, "status", &status.view.headline, false, None::<&str>)?;
-    let backup_now = MenuItem::with_id(app, "backup_now", "Back up now", true, None::<&str>)?;
+    let backup_now = if profiles.len() > 1 {
+        let items = profiles
+            .iter()
+            .map(|name| {
+                let item = MenuItem::with_id(app, format!("{BACKUP_PROFILE}{name}"), name, true, None::<&str>)?;
+                Ok((name.clone(), item))
+            })
+            .collect::<tauri::Result<Vec<_>>>()?;
+        let all = MenuItem::with_id(app, "backup_now_all", "All", true, None::<&str>)?;
+        let separator = PredefinedMenuItem::separator(app)?;
+        let mut entries: Vec<&dyn IsMenuItem<R>> = items.iter().map(|(_, i)| i as &dyn IsMenuItem<R>).collect();
+        entries.extend([&separator as &dyn IsMenuItem<R>, &all]);
+        let menu = Submenu::with_id_and_items(app, "backup_now_menu", "Back up now", true, &entries)?;
+        BackupNow::Several { menu, profiles: items, all }
+    } else {
+        BackupNow::One(MenuItem::with_id(app, "backup_now", "Back up now", true, None::<&str>)?)
+    };
     let open = MenuItem::with_id(app, "open", "Open Lifeboat", true, None::<&str>)?;
     let open_folder = MenuItem::with_id(app, "open_folder", "Open backup folder", true, None::<&str>)?;
     let pause_hour = MenuItem::with_id(app, "pause_hour", "For 1 hour", true, None::<&str>)?;
@@ -57,12 +95,16 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
     let launch_at_login =
         CheckMenuItem::with_id(app, "launch_at_login", "Launch at login", true, status.autostart, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+    let backup_entry: &dyn IsMenuItem<R> = match &backup_now {
+        BackupNow::One(item) => item,
+        BackupNow::Several { menu, .. } => menu,
+    };
     let menu = Menu::with_items(
         app,
         &[
             &status_item,
             &PredefinedMenuItem::separator(app)?,
-            &backup_now,
+            backup_entry,
             &open,
             &open_folder,
             &PredefinedMenuItem::separator(app)?,
@@ -72,15 +114,8 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
             &quit,
         ],
     )?;
-    let icon = TrayIconBuilder::with_id(TRAY_ID)
-        .icon(icon_for(status.view.state))
-        .tooltip(format!("Lifeboat: {}", status.view.headline))
-        .menu(&menu)
-        .show_menu_on_left_click(true)
-        .on_menu_event(on_menu_event)
-        .build(app)?;
-    let handles = TrayHandles {
-        icon,
+    let handles = TrayMenu {
+        profiles,
         status: status_item,
         backup_now,
         open_folder,
@@ -89,6 +124,20 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
         resume,
         launch_at_login,
     };
+    Ok((menu, handles))
+}
+
+/// Builds the tray icon and its menu for the current status.
+pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Result<()> {
+    let (menu, items) = build_menu(app, status)?;
+    let icon = TrayIconBuilder::with_id(TRAY_ID)
+        .icon(icon_for(status.view.state))
+        .tooltip(format!("Lifeboat: {}", status.view.headline))
+        .menu(&menu)
+        .show_menu_on_left_click(true)
+        .on_menu_event(on_menu_event)
+        .build(app)?;
+    let handles = TrayHandles { icon, menu: Mutex::new(items) };
     handles.show(status);
     app.manage(handles);
     Ok(())
@@ -96,48 +145,99 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
 
 impl<R: Runtime> TrayHandles<R> {
     fn show(&self, status: &AppStatus) {
-        let configured = status.view.state != State::Setup;
-        let paused = status.paused_until.is_some();
-        let results = [
+        let mut results = vec![
             self.icon.set_icon(Some(icon_for(status.view.state))),
             self.icon.set_tooltip(Some(format!("Lifeboat: {}", status.view.headline))),
-            self.status.set_text(&status.view.headline),
-            self.backup_now.set_enabled(configured && status.running.is_none()),
-            self.open_folder.set_enabled(configured),
-            self.pause_hour.set_enabled(configured),
-            self.pause_indefinitely.set_enabled(configured && status.paused_until.as_deref() != Some("indefinitely")),
-            self.resume.set_enabled(paused),
-            self.launch_at_login.set_checked(status.autostart),
         ];
+        let menu = self.menu.lock().unwrap_or_else(|e| e.into_inner());
+        results.extend(menu.show(status));
         for e in results.into_iter().filter_map(Result::err) {
             tracing::warn!("cannot update the tray: {e}");
         }
     }
 }
 
-/// Shows `status` in the tray: icon, status line, enabled items.
-pub fn update<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) {
-    if let Some(handles) = app.try_state::<TrayHandles<R>>() {
-        handles.show(status);
+impl<R: Runtime> TrayMenu<R> {
+    fn show(&self, status: &AppStatus) -> Vec<tauri::Result<()>> {
+        let configured = status.view.state != State::Setup;
+        let idle = |name: &str| status.profiles.iter().any(|p| p.profile == name && p.running.is_none());
+        let any_paused = status.profiles.iter().any(|p| p.paused_until.is_some());
+        let all_paused_indefinitely = !status.profiles.is_empty()
+            && status.profiles.iter().all(|p| p.paused_until.as_deref() == Some("indefinitely"));
+        let mut results = vec![
+            self.status.set_text(&status.view.headline),
+            self.open_folder.set_enabled(configured),
+            self.pause_hour.set_enabled(configured),
+            self.pause_indefinitely.set_enabled(configured && !all_paused_indefinitely),
+            self.resume.set_enabled(any_paused),
+            self.launch_at_login.set_checked(status.autostart),
+        ];
+        match &self.backup_now {
+            BackupNow::One(item) => results.push(item.set_enabled(configured && status.running.is_none())),
+            BackupNow::Several { profiles, all, .. } => {
+                for (name, item) in profiles {
+                    results.push(item.set_enabled(idle(name)));
+                }
+                results.push(all.set_enabled(status.profiles.iter().any(|p| p.running.is_none())));
+            }
+        }
+        results
     }
+}
+
+/// Shows `status` in the tray: icon, status line, enabled items; a menu built for other
+/// profiles than `status` has (one was added) is built again.
+pub fn update<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) {
+    let Some(handles) = app.try_state::<TrayHandles<R>>() else { return };
+    let stale = handles.menu.lock().unwrap_or_else(|e| e.into_inner()).profiles != profile_names(status);
+    if stale {
+        match build_menu(app, status) {
+            Ok((menu, items)) => {
+                if let Err(e) = handles.icon.set_menu(Some(menu)) {
+                    tracing::warn!("cannot update the tray menu: {e}");
+                }
+                *handles.menu.lock().unwrap_or_else(|e| e.into_inner()) = items;
+            }
+            Err(e) => tracing::warn!("cannot build the tray menu: {e}"),
+        }
+    }
+    handles.show(status);
 }
 
 fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     let id = event.id().as_ref();
     tracing::info!("tray: {id}");
     let state = Arc::clone(&app.state::<Arc<AppState>>());
+    if let Some(profile) = id.strip_prefix(BACKUP_PROFILE) {
+        let profile = profile.to_string();
+        tauri::async_runtime::spawn(async move {
+            if let Err(e) = api::backup_now(&state, Some(&profile)).await {
+                tracing::warn!("back up now ({profile}): {e}");
+            }
+        });
+        return;
+    }
     match id {
         "backup_now" => {
             tauri::async_runtime::spawn(async move {
-                if let Err(e) = api::backup_now(&state).await {
+                if let Err(e) = api::backup_now(&state, None).await {
                     tracing::warn!("back up now: {e}");
+                }
+            });
+        }
+        "backup_now_all" => {
+            tauri::async_runtime::spawn(async move {
+                for (profile, outcome) in api::backup_all(&state).await {
+                    if let Err(e) = outcome {
+                        tracing::warn!("back up now ({profile}): {e}");
+                    }
                 }
             });
         }
         "open" => crate::window::show(app),
         "open_folder" => {
             std::thread::spawn(move || {
-                if let Err(e) = api::open_backup_folder(&state, None) {
+                if let Err(e) = api::open_backup_folder(&state, None, None) {
                     tracing::warn!("open backup folder: {e}");
                 }
             });
@@ -145,13 +245,17 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         "pause_hour" | "pause_indefinitely" => {
             let hours = (id == "pause_hour").then_some(1.0);
             std::thread::spawn(move || {
-                if let Err(e) = api::pause_backups(&state, hours) {
+                if let Err(e) = api::pause_backups(&state, None, hours) {
                     tracing::warn!("pause: {e}");
                 }
             });
         }
         "resume" => {
-            std::thread::spawn(move || api::resume_backups(&state));
+            std::thread::spawn(move || {
+                if let Err(e) = api::resume_backups(&state, None) {
+                    tracing::warn!("resume: {e}");
+                }
+            });
         }
         "launch_at_login" => {
             std::thread::spawn(move || {
