@@ -64,6 +64,7 @@ const TICK_MS = 30_000;
 
 let status = null; // the latest AppStatus
 let selected = null; // the name of the profile the window shows
+let listedFor = null; // the profile whose backups and runs the lists hold
 let adding = false; // the form for a new profile is open
 let mounted = null; // 'setup' | 'add' | 'main'
 let pending = false; // a backup_now from this window has not returned yet
@@ -138,6 +139,13 @@ function mount(which) {
     return;
   }
   fill(content, tabs.el);
+  if (listedFor !== selected) {
+    // Never another profile's cards under this one's header, not even while loading.
+    listedFor = selected;
+    lastSuccess = null;
+    backups.setBackups([]);
+    activity.setRuns([]);
+  }
   refreshLists();
   const profile = selected;
   Promise.all([app.getSettings(), api.getAutostart().catch(() => null)])
