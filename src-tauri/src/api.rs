@@ -213,7 +213,11 @@ pub fn restore_preview(state: &AppState, profile: Option<&str>, name: &str) -> A
     Ok(state.require_engine(profile)?.restore_preview(name)?)
 }
 
-pub async fn restore_backup(state: &AppState, profile: Option<&str>, name: String) -> ApiResult<lifeboat::RestoreReport> {
+pub async fn restore_backup(
+    state: &AppState,
+    profile: Option<&str>,
+    name: String,
+) -> ApiResult<lifeboat::RestoreReport> {
     let scheduler = state.scheduler(profile)?;
     tracing::info!("restore {name}");
     Ok(scheduler.restore(name).await?)
@@ -307,7 +311,9 @@ pub fn get_settings(state: &AppState, profile: Option<&str>) -> Settings {
 /// also turns launch at login on, unless the form turned it off.
 pub fn save_settings(state: &AppState, profile: Option<&str>, settings: Settings) -> ApiResult<Settings> {
     let was = match profile {
-        Some(name) => Some(state.scheduler(Some(name))?.engine().map_or(name.to_string(), |e| e.profile().name.clone())),
+        Some(name) => {
+            Some(state.scheduler(Some(name))?.engine().map_or(name.to_string(), |e| e.profile().name.clone()))
+        }
         None => state.config().and_then(|c| c.profiles.first().map(|p| p.name.clone())),
     };
     store_profile(state, was.as_deref(), settings)

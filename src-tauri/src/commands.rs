@@ -123,7 +123,11 @@ pub async fn set_autostart(state: AppStateRef<'_>, enabled: bool) -> ApiResult<b
 }
 
 #[tauri::command]
-pub async fn pause_backups(state: AppStateRef<'_>, profile: Option<String>, hours: Option<f64>) -> ApiResult<AppStatus> {
+pub async fn pause_backups(
+    state: AppStateRef<'_>,
+    profile: Option<String>,
+    hours: Option<f64>,
+) -> ApiResult<AppStatus> {
     blocking(&state, move |s| api::pause_backups(s, profile.as_deref(), hours)).await
 }
 

@@ -103,7 +103,10 @@ fn commands(g: &mut Generators) -> Vec<Command> {
 
 /// Every event the window can listen to, with its payload.
 fn events(g: &mut Generators) -> Vec<(&'static str, Schema)> {
-    vec![(STATUS_CHANGED, g.output.subschema_for::<AppStatus>()), (PROGRESS, g.output.subschema_for::<ProfileProgress>())]
+    vec![
+        (STATUS_CHANGED, g.output.subschema_for::<AppStatus>()),
+        (PROGRESS, g.output.subschema_for::<ProfileProgress>()),
+    ]
 }
 
 /// The commands with their schemas (for checks that need the Rust side too).

@@ -191,8 +191,12 @@ fn log_event(profile: &str, event: &Event) {
     match event {
         Event::Started { activity, trigger } => tracing::info!("{profile}: {activity:?} started ({trigger:?})"),
         Event::BackupDone { trigger, outcome } => match outcome {
-            lifeboat::BackupOutcome::Created { backup } => tracing::info!("{profile}: backup {} done ({trigger:?})", backup.name),
-            lifeboat::BackupOutcome::Skipped { reason } => tracing::info!("{profile}: backup skipped ({trigger:?}): {reason}"),
+            lifeboat::BackupOutcome::Created { backup } => {
+                tracing::info!("{profile}: backup {} done ({trigger:?})", backup.name)
+            }
+            lifeboat::BackupOutcome::Skipped { reason } => {
+                tracing::info!("{profile}: backup skipped ({trigger:?}): {reason}")
+            }
         },
         Event::RestoreDone { report } => tracing::info!("{profile}: restore of {} done", report.name),
         Event::VerifyDone { report } => tracing::info!("{profile}: verify of {}: ok = {}", report.name, report.ok),

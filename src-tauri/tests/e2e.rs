@@ -605,17 +605,19 @@ async fn switch_profile(app: &App, name: &str) {
     .await;
 }
 
-/// The header's profile name and the backup cards shown, once the header names `name`
-/// and the list shows `cards` cards.
-async fn showing(app: &App, name: &str, cards: usize) -> Vec<String> {
+/// The backup cards shown, once the header names profile `name` as protected and the
+/// list shows `cards` cards (and, when given, exactly `names`: a switch reloads the list).
+async fn showing(app: &App, name: &str, cards: usize, names: Option<&[String]>) -> Vec<String> {
     let v = app
         .wait_js(
-            &format!("profile {name} with {cards} card(s)"),
+            &format!("profile {name} with {cards} card(s) {names:?}"),
             "const cards = [...document.querySelectorAll('#backup-list .backup-card')].map((c) => c.dataset.name);
              const shown = document.querySelector('#profile-name')?.textContent;
              const state = document.querySelector('#health')?.dataset.state;
-             return shown === arguments[0] && state === 'protected' && cards.length === arguments[1] ? cards : null;",
-            &[json!(name), json!(cards)],
+             const exact = arguments[2] === null || JSON.stringify(cards) === JSON.stringify(arguments[2]);
+             return shown === arguments[0] && state === 'protected' && cards.length === arguments[1] && exact
+               ? cards : null;",
+            &[json!(name), json!(cards), json!(names)],
         )
         .await;
     serde_json::from_value(v).unwrap()
@@ -639,7 +641,7 @@ async fn add_a_second_profile_and_switch_between_them() {
     app.type_into("#destination", path(&other_dest)).await;
     app.shot("add-profile").await;
     app.click("#setup-save").await;
-    let second = showing(&app, common::SECOND_NAME, 1).await;
+    let second = showing(&app, common::SECOND_NAME, 1, None).await;
     assert_eq!(common::folders_in(&other_dest, "backup_"), second, "its backup is in its own destination");
     assert_eq!(sb.backups(), vec![first.clone()], "the first profile's destination has only its own");
     let config = lifeboat::Config::load(&sb.config).unwrap();
@@ -653,7 +655,7 @@ async fn add_a_second_profile_and_switch_between_them() {
 
     // Switching shows each profile's own header, cards and settings.
     switch_profile(&app, APP_DIR).await;
-    assert_eq!(showing(&app, APP_DIR, 1).await, vec![first.clone()]);
+    showing(&app, APP_DIR, 1, Some(&[first.clone()])).await;
     assert_eq!(card_counts(&app, &first).await, expected_counts(DB_ROWS));
     app.click("#tab-settings").await;
     app.wait_js(
@@ -667,12 +669,12 @@ async fn add_a_second_profile_and_switch_between_them() {
 
     // Back up now acts on the profile shown.
     app.click("#backup-now").await;
-    let cards = showing(&app, APP_DIR, 2).await;
+    let cards = showing(&app, APP_DIR, 2, None).await;
     assert_eq!(cards[1], first);
     assert_eq!(common::folders_in(&other_dest, "backup_"), second, "the other profile did not back up");
 
     switch_profile(&app, common::SECOND_NAME).await;
-    assert_eq!(showing(&app, common::SECOND_NAME, 1).await, second);
+    showing(&app, common::SECOND_NAME, 1, Some(&second)).await;
     app.click("#tab-settings").await;
     app.wait_js(
         "the second profile's settings",

@@ -154,8 +154,9 @@ impl TrayHost {
             assert!(app.running(), "the app exited:\n{}", app.stderr());
             items.lock().unwrap().first().cloned()
         });
-        let item = zbus::blocking::Proxy::new(&conn, item_bus.as_str(), item_path.as_str(), "org.kde.StatusNotifierItem")
-            .unwrap();
+        let item =
+            zbus::blocking::Proxy::new(&conn, item_bus.as_str(), item_path.as_str(), "org.kde.StatusNotifierItem")
+                .unwrap();
         let menu: OwnedObjectPath = item.get_property("Menu").expect("the item's Menu property");
         drop(item);
         TrayHost { conn, item_bus, menu }

@@ -27,8 +27,7 @@ pub const DB_ROWS: i64 = DATA.rows;
 pub const AUDIO_FILES: usize = DATA.audio_files;
 
 /// The second profile's data ([`Sandbox::add_second_profile`]): small, another app.
-pub const SECOND: Shape =
-    Shape { rows: 20, rows_in_wal: 5, audio_files: 6, notes: 2, nested: false, illugen_files: 7 };
+pub const SECOND: Shape = Shape { rows: 20, rows_in_wal: 5, audio_files: 6, notes: 2, nested: false, illugen_files: 7 };
 /// The second profile's name, and its data folder's.
 pub const SECOND_NAME: &str = "Field Recorder";
 
