@@ -655,7 +655,7 @@ async fn add_a_second_profile_and_switch_between_them() {
 
     // Switching shows each profile's own header, cards and settings.
     switch_profile(&app, APP_DIR).await;
-    showing(&app, APP_DIR, 1, Some(&[first.clone()])).await;
+    showing(&app, APP_DIR, 1, Some(std::slice::from_ref(&first))).await;
     assert_eq!(card_counts(&app, &first).await, expected_counts(DB_ROWS));
     app.click("#tab-settings").await;
     app.wait_js(
