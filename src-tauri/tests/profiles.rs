@@ -42,7 +42,10 @@ async fn each_profile_has_its_own_backups_and_saving_one_keeps_the_others() {
     let mut text = std::fs::read_to_string(&sb.config).unwrap();
     text.push_str(OFFSITE);
     std::fs::write(&sb.config, text).unwrap();
-    let second = sb.add_second_profile(None);
+    // The second profile backs up to a drive of its own.
+    let second_drive = sb.root.path().join("Second drive");
+    std::fs::create_dir_all(&second_drive).unwrap();
+    let second = sb.add_second_profile(Some(&second_drive.join("Field Recorder backups")));
     let state = app_state(&sb);
 
     let status = api::get_status(&state);
@@ -68,6 +71,21 @@ async fn each_profile_has_its_own_backups_and_saving_one_keeps_the_others() {
     let status = api::get_status(&state);
     assert_eq!(status.view.state, State::Protected, "{}", status.view.headline);
     assert!(status.profiles.iter().all(|p| p.view.state == State::Protected));
+
+    // The second profile's drive is unplugged: its failure is what the tray shows.
+    let away = sb.root.path().join("Second drive (unplugged)");
+    std::fs::rename(&second_drive, &away).unwrap();
+    let e = api::backup_now(&state, Some(SECOND_NAME)).await.unwrap_err();
+    assert_eq!(e.kind.as_str(), "destination_unavailable", "{e:?}");
+    let status = api::get_status(&state);
+    assert_eq!((status.view.state, status.profile.as_deref()), (State::NeedsAttention, Some(SECOND_NAME)));
+    assert!(
+        status.view.headline.starts_with(&format!("{SECOND_NAME}: Last backup failed")),
+        "{}",
+        status.view.headline
+    );
+    assert_eq!(status.profiles[0].view.state, State::Protected, "the first profile is fine");
+    std::fs::rename(&away, &second_drive).unwrap();
 
     // Saving the second profile keeps the first, its offsite table included.
     let mut settings = api::get_settings(&state, Some(SECOND_NAME));
