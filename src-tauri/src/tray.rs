@@ -1,5 +1,6 @@
 //! The tray icon and its menu: a status line (the worst profile's), "Back up now" (with
-//! several profiles a submenu: each profile, and "All"), open, pause, launch at login.
+//! several profiles a submenu: each profile, and "All"), open, open backup folder (with
+//! several, a submenu of each profile), pause, launch at login.
 //! A click acts through `api` (the scheduler); what it changes comes back to
 //! [`update`] from the events loop, never by a call from here.
 
@@ -16,14 +17,57 @@ use crate::api;
 use crate::state::{AppState, AppStatus};
 
 const TRAY_ID: &str = "lifeboat";
-/// Menu id prefix of a profile's item in the "Back up now" submenu (the name follows).
-const BACKUP_PROFILE: &str = "backup_now_profile:";
+/// Menu ids of the entries that act on a profile; in a submenu, a profile's item is
+/// `ID:NAME` and "All" is `ID_all`.
+const BACKUP_NOW: &str = "backup_now";
+const OPEN_FOLDER: &str = "open_folder";
 
-/// The "Back up now" entry: one item for one profile; with several, a submenu of each
-/// profile and "All".
-enum BackupNow<R: Runtime> {
+/// An entry that acts on a profile: one item for one profile; with several, a submenu of
+/// each profile (and "All" when it has one).
+enum PerProfile<R: Runtime> {
     One(MenuItem<R>),
-    Several { menu: Submenu<R>, profiles: Vec<(String, MenuItem<R>)>, all: MenuItem<R> },
+    Several { menu: Submenu<R>, profiles: Vec<(String, MenuItem<R>)>, all: Option<MenuItem<R>> },
+}
+
+impl<R: Runtime> PerProfile<R> {
+    fn build(app: &AppHandle<R>, id: &str, label: &str, profiles: &[String], all: bool) -> tauri::Result<Self> {
+        if profiles.len() < 2 {
+            return Ok(PerProfile::One(MenuItem::with_id(app, id, label, true, None::<&str>)?));
+        }
+        let items = profiles
+            .iter()
+            .map(|name| Ok((name.clone(), MenuItem::with_id(app, format!("{id}:{name}"), name, true, None::<&str>)?)))
+            .collect::<tauri::Result<Vec<_>>>()?;
+        let all =
+            if all { Some(MenuItem::with_id(app, format!("{id}_all"), "All", true, None::<&str>)?) } else { None };
+        let separator = PredefinedMenuItem::separator(app)?;
+        let mut entries: Vec<&dyn IsMenuItem<R>> = items.iter().map(|(_, i)| i as &dyn IsMenuItem<R>).collect();
+        if let Some(all) = &all {
+            entries.extend([&separator as &dyn IsMenuItem<R>, all]);
+        }
+        let menu = Submenu::with_id_and_items(app, format!("{id}_menu"), label, true, &entries)?;
+        Ok(PerProfile::Several { menu, profiles: items, all })
+    }
+
+    /// The item, or the submenu, to put in the menu.
+    fn entry(&self) -> &dyn IsMenuItem<R> {
+        match self {
+            PerProfile::One(item) => item,
+            PerProfile::Several { menu, .. } => menu,
+        }
+    }
+
+    /// Enables the single item when `one`, each profile's when `each(name)`, "All" when `all`.
+    fn set_enabled(&self, one: bool, each: impl Fn(&str) -> bool, all: bool) -> Vec<tauri::Result<()>> {
+        match self {
+            PerProfile::One(item) => vec![item.set_enabled(one)],
+            PerProfile::Several { profiles, all: all_item, .. } => {
+                let mut results: Vec<_> = profiles.iter().map(|(name, item)| item.set_enabled(each(name))).collect();
+                results.extend(all_item.iter().map(|item| item.set_enabled(all)));
+                results
+            }
+        }
+    }
 }
 
 /// The menu items whose text or state follows the status, and the profiles the menu was
@@ -31,8 +75,8 @@ enum BackupNow<R: Runtime> {
 struct TrayMenu<R: Runtime> {
     profiles: Vec<String>,
     status: MenuItem<R>,
-    backup_now: BackupNow<R>,
-    open_folder: MenuItem<R>,
+    backup_now: PerProfile<R>,
+    open_folder: PerProfile<R>,
     pause_hour: MenuItem<R>,
     pause_indefinitely: MenuItem<R>,
     resume: MenuItem<R>,
@@ -63,25 +107,9 @@ fn profile_names(status: &AppStatus) -> Vec<String> {
 fn build_menu<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Result<(Menu<R>, TrayMenu<R>)> {
     let profiles = profile_names(status);
     let status_item = MenuItem::with_id(app, "status", &status.view.headline, false, None::<&str>)?;
-    let backup_now = if profiles.len() > 1 {
-        let items = profiles
-            .iter()
-            .map(|name| {
-                let item = MenuItem::with_id(app, format!("{BACKUP_PROFILE}{name}"), name, true, None::<&str>)?;
-                Ok((name.clone(), item))
-            })
-            .collect::<tauri::Result<Vec<_>>>()?;
-        let all = MenuItem::with_id(app, "backup_now_all", "All", true, None::<&str>)?;
-        let separator = PredefinedMenuItem::separator(app)?;
-        let mut entries: Vec<&dyn IsMenuItem<R>> = items.iter().map(|(_, i)| i as &dyn IsMenuItem<R>).collect();
-        entries.extend([&separator as &dyn IsMenuItem<R>, &all]);
-        let menu = Submenu::with_id_and_items(app, "backup_now_menu", "Back up now", true, &entries)?;
-        BackupNow::Several { menu, profiles: items, all }
-    } else {
-        BackupNow::One(MenuItem::with_id(app, "backup_now", "Back up now", true, None::<&str>)?)
-    };
+    let backup_now = PerProfile::build(app, BACKUP_NOW, "Back up now", &profiles, true)?;
     let open = MenuItem::with_id(app, "open", "Open Lifeboat", true, None::<&str>)?;
-    let open_folder = MenuItem::with_id(app, "open_folder", "Open backup folder", true, None::<&str>)?;
+    let open_folder = PerProfile::build(app, OPEN_FOLDER, "Open backup folder", &profiles, false)?;
     let pause_hour = MenuItem::with_id(app, "pause_hour", "For 1 hour", true, None::<&str>)?;
     let pause_indefinitely = MenuItem::with_id(app, "pause_indefinitely", "Until resumed", true, None::<&str>)?;
     let resume = MenuItem::with_id(app, "resume", "Resume", false, None::<&str>)?;
@@ -95,18 +123,14 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
     let launch_at_login =
         CheckMenuItem::with_id(app, "launch_at_login", "Launch at login", true, status.autostart, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
-    let backup_entry: &dyn IsMenuItem<R> = match &backup_now {
-        BackupNow::One(item) => item,
-        BackupNow::Several { menu, .. } => menu,
-    };
     let menu = Menu::with_items(
         app,
         &[
             &status_item,
             &PredefinedMenuItem::separator(app)?,
-            backup_entry,
+            backup_now.entry(),
             &open,
-            &open_folder,
+            open_folder.entry(),
             &PredefinedMenuItem::separator(app)?,
             &pause,
             &launch_at_login,
@@ -166,21 +190,14 @@ impl<R: Runtime> TrayMenu<R> {
             && status.profiles.iter().all(|p| p.paused_until.as_deref() == Some("indefinitely"));
         let mut results = vec![
             self.status.set_text(&status.view.headline),
-            self.open_folder.set_enabled(configured),
             self.pause_hour.set_enabled(configured),
             self.pause_indefinitely.set_enabled(configured && !all_paused_indefinitely),
             self.resume.set_enabled(any_paused),
             self.launch_at_login.set_checked(status.autostart),
         ];
-        match &self.backup_now {
-            BackupNow::One(item) => results.push(item.set_enabled(configured && status.running.is_none())),
-            BackupNow::Several { profiles, all, .. } => {
-                for (name, item) in profiles {
-                    results.push(item.set_enabled(idle(name)));
-                }
-                results.push(all.set_enabled(status.profiles.iter().any(|p| p.running.is_none())));
-            }
-        }
+        let any_idle = status.profiles.iter().any(|p| p.running.is_none());
+        results.extend(self.backup_now.set_enabled(configured && status.running.is_none(), idle, any_idle));
+        results.extend(self.open_folder.set_enabled(configured, |_| true, true));
         results
     }
 }
@@ -208,11 +225,20 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     let id = event.id().as_ref();
     tracing::info!("tray: {id}");
     let state = Arc::clone(&app.state::<Arc<AppState>>());
-    if let Some(profile) = id.strip_prefix(BACKUP_PROFILE) {
+    if let Some(profile) = id.strip_prefix(BACKUP_NOW).and_then(|rest| rest.strip_prefix(':')) {
         let profile = profile.to_string();
         tauri::async_runtime::spawn(async move {
             if let Err(e) = api::backup_now(&state, Some(&profile)).await {
                 tracing::warn!("back up now ({profile}): {e}");
+            }
+        });
+        return;
+    }
+    if let Some(profile) = id.strip_prefix(OPEN_FOLDER).and_then(|rest| rest.strip_prefix(':')) {
+        let profile = profile.to_string();
+        std::thread::spawn(move || {
+            if let Err(e) = api::open_backup_folder(&state, Some(&profile), None) {
+                tracing::warn!("open backup folder ({profile}): {e}");
             }
         });
         return;

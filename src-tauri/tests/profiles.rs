@@ -144,8 +144,8 @@ async fn profiles_sharing_a_destination_take_turns_rather_than_fail() {
 }
 
 /// The real app with two profiles: both startup backups appear, each in its destination;
-/// the tray's status line is the worst profile's and "Back up now" is a submenu whose
-/// entries back up one profile each, and "All" both.
+/// the tray's status line is the worst profile's, "Back up now" is a submenu whose
+/// entries back up one profile each, and "All" both; "Open backup folder" lists each.
 #[test]
 fn the_tray_backs_up_each_profile_and_all() {
     let sb = Sandbox::new();
@@ -172,6 +172,14 @@ fn the_tray_backs_up_each_profile_and_all() {
     let submenu = root.find("Back up now").expect("Back up now");
     let entries: Vec<&str> = submenu.children.iter().map(|c| c.label.as_str()).filter(|l| !l.is_empty()).collect();
     assert_eq!(entries, [FIRST_NAME, SECOND_NAME, "All"], "{:?}", root.labels());
+    let folders: Vec<&str> = root
+        .find("Open backup folder")
+        .expect("Open backup folder")
+        .children
+        .iter()
+        .map(|c| c.label.as_str())
+        .collect();
+    assert_eq!(folders, [FIRST_NAME, SECOND_NAME], "a backup folder per profile");
     println!("tray menu: {:?}", root.labels());
 
     let idle = |tray: &TrayHost| {
@@ -181,13 +189,13 @@ fn the_tray_backs_up_each_profile_and_all() {
     };
     // Each profile's entry backs up that profile only.
     let (first_before, second_before) = (sb.backups(), second.backups());
-    tray.click(SECOND_NAME);
+    tray.click_in("Back up now", SECOND_NAME);
     wait_for(Duration::from_secs(60), "a backup of the second profile", || {
         (second.backups().len() > second_before.len()).then_some(())
     });
     idle(&tray);
     assert_eq!(sb.backups(), first_before, "the first profile did not back up");
-    tray.click(FIRST_NAME);
+    tray.click_in("Back up now", FIRST_NAME);
     wait_for(Duration::from_secs(60), "a backup of the first profile", || {
         (sb.backups().len() > first_before.len() || sb.backups() != first_before).then_some(())
     });
@@ -197,7 +205,7 @@ fn the_tray_backs_up_each_profile_and_all() {
     let (first_before, second_before) = (sb.backups(), second.backups());
     // A second apart from the last ones: backup names carry the second they started in.
     std::thread::sleep(Duration::from_millis(1100));
-    tray.click("All");
+    tray.click_in("Back up now", "All");
     wait_for(Duration::from_secs(90), "a backup of each profile from All", || {
         let first_new = sb.backups().iter().any(|n| !first_before.contains(n));
         let second_new = second.backups().iter().any(|n| !second_before.contains(n));

@@ -176,6 +176,23 @@ impl TrayHost {
     pub fn click(&self, label: &str) {
         let root = self.root().unwrap();
         let id = root.find(label).unwrap_or_else(|| panic!("no {label:?} in {:?}", root.labels())).id;
+        self.send_click(id);
+    }
+
+    /// Clicks the entry labelled `label` in the submenu labelled `submenu`.
+    pub fn click_in(&self, submenu: &str, label: &str) {
+        let root = self.root().unwrap();
+        let parent = root.find(submenu).unwrap_or_else(|| panic!("no {submenu:?} in {:?}", root.labels()));
+        let id = parent
+            .children
+            .iter()
+            .find(|c| c.label == label)
+            .unwrap_or_else(|| panic!("no {label:?} in {submenu:?}: {:?}", parent.labels()))
+            .id;
+        self.send_click(id);
+    }
+
+    fn send_click(&self, id: i32) {
         self.conn
             .call_method(
                 Some(self.item_bus.as_str()),
