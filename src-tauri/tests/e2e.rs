@@ -629,6 +629,10 @@ async fn add_a_second_profile_and_switch_between_them() {
     let mut app = App::launch(&sb, "profiles").await;
     let first = set_up(&mut app, &sb).await;
     assert_eq!(app.attr("#profiles", "data-count").await.as_deref(), Some("1"));
+    // The tray, as a desktop panel sees it: one profile, a plain "Back up now".
+    let tray = common::dbusmenu::TrayHost::on(app.bus_address(), || {});
+    let root = tray.wait("the tray menu", |root| root.find("Back up now").is_some());
+    assert!(root.find("Back up now").unwrap().children.is_empty(), "{:?}", root.labels());
 
     // "Add profile": the same form, with a name; the new profile backs up at once.
     let other = common::seed::AppData::create(&sb.root.path().join(common::SECOND_NAME), common::SECOND);
@@ -649,6 +653,12 @@ async fn add_a_second_profile_and_switch_between_them() {
     assert_eq!(names, [APP_DIR, common::SECOND_NAME]);
     assert_eq!(config.profiles[0].include, vec![DB_NAME, AUDIO, ILLUGEN], "the first profile is kept as it was");
     assert_eq!(app.attr("#profiles", "data-count").await.as_deref(), Some("2"));
+    // The tray's menu was built again: "Back up now" is now a submenu of both, and All.
+    let root = tray.wait("a Back up now submenu of both profiles", |root| {
+        root.find("Back up now").is_some_and(|b| b.children.iter().any(|c| c.label == "All"))
+    });
+    let entries: Vec<&str> = root.find("Back up now").unwrap().children.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(entries, [APP_DIR, common::SECOND_NAME, "", "All"], "{:?}", root.labels());
     let card_counts_second = app.text(&format!("{} .files-count[data-item=\"{AUDIO}\"]", card(&second[0]))).await;
     assert_eq!(card_counts_second.as_deref(), Some(common::SECOND.audio_files.to_string().as_str()));
     app.shot("second-profile").await;

@@ -131,18 +131,24 @@ pub fn layout(conn: &Connection, bus: &str, menu: &OwnedObjectPath) -> zbus::Res
     Ok(Entry::from_parts(id, &props, &children))
 }
 
-/// The test's side of the tray: the watcher, and the app's registered item and menu.
+/// The test's side of the tray: the watcher, and the app's registered item.
 pub struct TrayHost {
     pub conn: Connection,
     pub item_bus: String,
-    pub menu: OwnedObjectPath,
+    pub item_path: String,
 }
 
 impl TrayHost {
     /// Owns the watcher on `bus` and waits for `app`'s item to register.
     pub fn start(bus: &PrivateBus, app: &mut AppProcess) -> TrayHost {
+        TrayHost::on(&bus.address, || assert!(app.running(), "the app exited:\n{}", app.stderr()))
+    }
+
+    /// Owns the watcher on the bus at `address` and waits for an item to register,
+    /// calling `check` (which may panic: the app is gone) while it waits.
+    pub fn on(address: &str, mut check: impl FnMut()) -> TrayHost {
         let items: Items = Arc::default();
-        let conn = zbus::blocking::connection::Builder::address(bus.address.as_str())
+        let conn = zbus::blocking::connection::Builder::address(address)
             .unwrap()
             .name("org.kde.StatusNotifierWatcher")
             .unwrap()
@@ -151,20 +157,26 @@ impl TrayHost {
             .build()
             .expect("own org.kde.StatusNotifierWatcher on the private bus");
         let (item_bus, item_path) = wait_for(Duration::from_secs(30), "the tray item to register", || {
-            assert!(app.running(), "the app exited:\n{}", app.stderr());
+            check();
             items.lock().unwrap().first().cloned()
         });
-        let item =
-            zbus::blocking::Proxy::new(&conn, item_bus.as_str(), item_path.as_str(), "org.kde.StatusNotifierItem")
-                .unwrap();
-        let menu: OwnedObjectPath = item.get_property("Menu").expect("the item's Menu property");
-        drop(item);
-        TrayHost { conn, item_bus, menu }
+        TrayHost { conn, item_bus, item_path }
+    }
+
+    /// The item's menu object (read each time: a rebuilt menu may be exported anew).
+    fn menu(&self) -> zbus::Result<OwnedObjectPath> {
+        let item = zbus::blocking::Proxy::new(
+            &self.conn,
+            self.item_bus.as_str(),
+            self.item_path.as_str(),
+            "org.kde.StatusNotifierItem",
+        )?;
+        item.get_property("Menu")
     }
 
     /// The menu as it is now.
     pub fn root(&self) -> zbus::Result<Entry> {
-        layout(&self.conn, &self.item_bus, &self.menu)
+        layout(&self.conn, &self.item_bus, &self.menu()?)
     }
 
     /// Waits until `ready` holds for the menu, and returns it.
@@ -193,10 +205,11 @@ impl TrayHost {
     }
 
     fn send_click(&self, id: i32) {
+        let menu = self.menu().expect("the item's Menu property");
         self.conn
             .call_method(
                 Some(self.item_bus.as_str()),
-                self.menu.as_str(),
+                menu.as_str(),
                 Some("com.canonical.dbusmenu"),
                 "Event",
                 &(id, "clicked", Value::from(0i32), 0u32),
