@@ -14,6 +14,7 @@ const COMMANDS: &[&str] = &[
     "restore_request",
     "get_settings",
     "save_settings",
+    "add_profile",
     "pick_folder",
     "get_autostart",
     "set_autostart",

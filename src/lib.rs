@@ -54,6 +54,8 @@ pub use manifest::{
 };
 pub use progress::{NoProgress, Phase, Progress, ProgressUpdate};
 pub use restore::{DatabaseDiff, Diff, EntryState, RestorePlan, RestoreReport, RestoreRequest, TableDiff};
-pub use schedule::{Activity, Clock, Event, Pause, Scheduler, SystemClock, DEFAULT_RETRY_AFTER, DEFAULT_TICK};
+pub use schedule::{
+    Activity, Clock, DestinationQueue, Event, Pause, Scheduler, SystemClock, DEFAULT_RETRY_AFTER, DEFAULT_TICK,
+};
 pub use sqlite::BUSY_TIMEOUT;
 pub use verify::{Problem, VerifyReport};

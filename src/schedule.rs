@@ -3,6 +3,8 @@
 //! The loop reads the wall clock every tick instead of sleeping for hours: a laptop that
 //! slept through a due time, or an app that was closed, backs up soon after it wakes.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration as StdDuration;
 
@@ -108,6 +110,29 @@ pub enum Event {
     Changed,
 }
 
+/// One job at a time per destination among the schedulers that share this queue (the
+/// tray app's profiles): a job whose destination is busy with another profile's job waits
+/// for its turn instead of failing on the destination's lock.
+#[derive(Default)]
+pub struct DestinationQueue {
+    turns: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl DestinationQueue {
+    /// An empty queue, to share between schedulers.
+    pub fn new() -> Arc<DestinationQueue> {
+        Arc::new(DestinationQueue::default())
+    }
+
+    /// Waits until no other job of this queue uses `destination`; the turn lasts as long
+    /// as the guard. Two spellings of one folder (links, `..`) are one destination.
+    pub async fn turn(&self, destination: &Path) -> tokio::sync::OwnedMutexGuard<()> {
+        let key = crate::config::resolve_lexically(destination);
+        let turn = Arc::clone(self.turns.lock().expect("destination queue").entry(key).or_default());
+        turn.lock_owned().await
+    }
+}
+
 #[derive(Default)]
 struct State {
     paused: Option<Pause>,
@@ -127,6 +152,7 @@ pub struct Scheduler {
     events: broadcast::Sender<Event>,
     wake: Notify,
     offsite: crate::offsite::Pusher,
+    queue: Arc<DestinationQueue>,
 }
 
 impl Scheduler {
@@ -137,6 +163,17 @@ impl Scheduler {
 
     /// A scheduler that waits `retry_after` after a failed scheduled attempt.
     pub fn with_retry(engine: Option<Engine>, clock: Arc<dyn Clock>, retry_after: Duration) -> Arc<Scheduler> {
+        Self::sharing(engine, clock, retry_after, DestinationQueue::new())
+    }
+
+    /// A scheduler whose jobs take turns with those of the other schedulers on `queue`
+    /// when they use the same destination (several profiles in one app).
+    pub fn sharing(
+        engine: Option<Engine>,
+        clock: Arc<dyn Clock>,
+        retry_after: Duration,
+        queue: Arc<DestinationQueue>,
+    ) -> Arc<Scheduler> {
         let (events, _) = broadcast::channel(256);
         Arc::new(Scheduler {
             engine: RwLock::new(engine.map(Arc::new)),
@@ -147,6 +184,7 @@ impl Scheduler {
             events,
             wake: Notify::new(),
             offsite: crate::offsite::Pusher::start(),
+            queue,
         })
     }
 
@@ -247,6 +285,8 @@ impl Scheduler {
                 host: crate::fsx::host_name(),
             });
         };
+        // Another profile's job on the same destination goes first; this one waits.
+        let _turn = self.queue.turn(engine.destination()).await;
         {
             let mut s = self.state();
             s.running = Some(activity);

@@ -106,6 +106,30 @@ async fn a_failed_attempt_is_retried_after_a_pause_not_every_tick() {
     assert_eq!(streak, 2, "the second failure of a streak");
 }
 
+/// Two profiles backing up into one folder (the tray app's profiles share one queue):
+/// started together, the second waits for the first instead of failing on the lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_profiles_on_one_destination_take_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = small_app(dir.path());
+    let mut second = small_app(&dir.path().join("other"));
+    second.name = "Other App".into();
+    second.destination = first.destination.clone();
+    first.keep = 10;
+    second.keep = 10;
+    let history = dir.path().join("history.sqlite3");
+    let queue = lifeboat::DestinationQueue::new();
+    let clock: Arc<dyn Clock> = Arc::new(lifeboat::SystemClock);
+    let retry = lifeboat::DEFAULT_RETRY_AFTER;
+    let a = Scheduler::sharing(Some(Engine::new(first, &history).unwrap()), clock.clone(), retry, queue.clone());
+    let b = Scheduler::sharing(Some(Engine::new(second, &history).unwrap()), clock, retry, queue);
+
+    let (ra, rb) = tokio::join!(a.backup_now(Trigger::Manual), b.backup_now(Trigger::Manual));
+    assert!(matches!(ra.unwrap(), BackupOutcome::Created { .. }));
+    assert!(matches!(rb.unwrap(), BackupOutcome::Created { .. }));
+    assert_eq!(backups(&dir.path().join("backups")).len(), 2, "one backup of each profile");
+}
+
 struct Running(Child);
 
 impl Drop for Running {

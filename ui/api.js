@@ -34,36 +34,63 @@ async function on(event, handler) {
 }
 
 export const events = {
-  // An AppStatus after every state change.
+  // An AppStatus after every state change: every profile's state, the worst at the top.
   onStatusChanged: (handler) => on('status-changed', handler),
-  // A ProgressView while a job runs (about 10 a second at most).
+  // A ProfileProgress while a job runs (about 10 a second per profile at most).
   onProgress: (handler) => on('progress', handler),
 };
 
+// Commands about one profile take its name first (`profile`: null or undefined means the
+// first profile).
 export const api = {
   getStatus: () => call('get_status'),
-  listBackups: () => call('list_backups'),
-  backupNow: () => call('backup_now'),
-  verifyBackup: (name) => call('verify_backup', { name }),
-  restorePreview: (name) => call('restore_preview', { name }),
-  restoreBackup: (name) => call('restore_backup', { name }),
+  listBackups: (profile) => call('list_backups', { profile }),
+  backupNow: (profile) => call('backup_now', { profile }),
+  verifyBackup: (profile, name) => call('verify_backup', { profile, name }),
+  restorePreview: (profile, name) => call('restore_preview', { profile, name }),
+  restoreBackup: (profile, name) => call('restore_backup', { profile, name }),
   // The entries of backup `name` directly under `path` ('' for the top), each with its
   // state against now and the engine's words for it.
-  listEntries: (name, path) => call('list_entries', { name, path: path ?? '' }),
+  listEntries: (profile, name, path) => call('list_entries', { profile, name, path: path ?? '' }),
   // { diff, line }: what changed since backup `name`, and that in one line.
-  diffBackup: (name) => call('diff_backup', { name }),
+  diffBackup: (profile, name) => call('diff_backup', { profile, name }),
   // request: { name, paths: [escaped paths], to: folder | null } (a RestoreRequest).
-  previewRestore: (request) => call('preview_restore', { request }),
-  restoreRequest: (request) => call('restore_request', { request }),
-  getSettings: () => call('get_settings'),
-  saveSettings: (settings) => call('save_settings', { settings }),
+  previewRestore: (profile, request) => call('preview_restore', { profile, request }),
+  restoreRequest: (profile, request) => call('restore_request', { profile, request }),
+  getSettings: (profile) => call('get_settings', { profile }),
+  saveSettings: (profile, settings) => call('save_settings', { profile, settings }),
+  // A new profile; its name must not be in use (else a `setting` error on `name`).
+  addProfile: (settings) => call('add_profile', { settings }),
   // `start` is optional in the contract: leave it out rather than send an empty string.
   pickFolder: (start) => call('pick_folder', start ? { start } : {}),
   getAutostart: () => call('get_autostart'),
   setAutostart: (enabled) => call('set_autostart', { enabled }),
-  pauseBackups: (hours) => call('pause_backups', { hours }),
-  resumeBackups: () => call('resume_backups'),
-  getHistory: (limit) => call('get_history', { limit }),
-  openBackupFolder: (name) => call('open_backup_folder', name ? { name } : {}),
+  pauseBackups: (profile, hours) => call('pause_backups', { profile, hours }),
+  resumeBackups: (profile) => call('resume_backups', { profile }),
+  getHistory: (profile, limit) => call('get_history', { profile, limit }),
+  openBackupFolder: (profile, name) => call('open_backup_folder', name ? { profile, name } : { profile }),
   openLogFile: () => call('open_log_file'),
 };
+
+/** The commands about one profile with `profile()`'s name filled in: what the views use. */
+export function forProfile(profile) {
+  const bind = (fn) => (...args) => fn(profile(), ...args);
+  return {
+    ...api,
+    listBackups: bind(api.listBackups),
+    backupNow: bind(api.backupNow),
+    verifyBackup: bind(api.verifyBackup),
+    restorePreview: bind(api.restorePreview),
+    restoreBackup: bind(api.restoreBackup),
+    listEntries: bind(api.listEntries),
+    diffBackup: bind(api.diffBackup),
+    previewRestore: bind(api.previewRestore),
+    restoreRequest: bind(api.restoreRequest),
+    getSettings: bind(api.getSettings),
+    saveSettings: bind(api.saveSettings),
+    pauseBackups: bind(api.pauseBackups),
+    resumeBackups: bind(api.resumeBackups),
+    getHistory: bind(api.getHistory),
+    openBackupFolder: bind(api.openBackupFolder),
+  };
+}

@@ -9,6 +9,10 @@
 //               (hidden unless running; [data-phase], <progress value=0..100>),
 //               #pause-menu > #pause-1h | #pause-indef, #resume,
 //               #action-error (role=alert), #action-status (role=status)
+//   Profiles    nav#profiles[data-count=N] > select#profile-select (option[value=NAME]
+//               [data-state=STATE]), #add-profile; adding: form#setup-form with #name and
+//               #setup-cancel (the header, backups, activity and settings are the selected
+//               profile's)
 //   Tabs        #tab-backups #tab-activity #tab-settings -> #panel-backups ...
 //   Backups     #backups-section, #backup-list > .backup-card[data-name=NAME][data-kind=backup]
 //               .files-count[data-item=ITEM][data-count=N]  (text: the count)
@@ -43,12 +47,13 @@
 //   Activity    #activity > li.run[data-outcome=success|skipped|failed][data-id],
 //               #open-log, #activity-error
 
-import { api, events } from './api.js';
+import { api, events, forProfile } from './api.js';
 import { fill, h, refreshTimes } from './dom.js';
 import { activityView } from './views/activity.js';
 import { backupsView } from './views/backups.js';
 import { browseDialog } from './views/browse.js';
 import { headerView } from './views/header.js';
+import { profilesView } from './views/profiles.js';
 import { restoreDialog } from './views/restore.js';
 import { settingsView } from './views/settings.js';
 import { setupView } from './views/setup.js';
@@ -58,39 +63,61 @@ const HISTORY_LIMIT = 20;
 const TICK_MS = 30_000;
 
 let status = null; // the latest AppStatus
-let mounted = null; // 'setup' | 'main'
+let selected = null; // the name of the profile the window shows
+let listedFor = null; // the profile whose backups and runs the lists hold
+let adding = false; // the form for a new profile is open
+let mounted = null; // 'setup' | 'add' | 'main'
 let pending = false; // a backup_now from this window has not returned yet
 let lastSuccess = null; // finish time of the newest successful backup run in the history
 let refreshSeq = 0;
 
 const showError = (err) => header.notify('error', err?.message ?? String(err));
+// The commands with the selected profile filled in.
+const app = forProfile(() => selected);
+
+/** The selected profile's status, with the app-wide facts; the top one before setup. */
+function shown(s = status) {
+  const p = s?.profiles?.find((x) => x.profile === selected) ?? s?.profiles?.[0];
+  return p ? { ...p, autostart: s.autostart, log_file: s.log_file } : s;
+}
 
 const header = headerView({ onBackupNow: backupNow, onPause: pause, onResume: resume });
+const profiles = profilesView({ onSwitch: switchTo, onAdd: () => setAdding(true) });
 const restore = restoreDialog({
-  preview: api.previewRestore,
-  restore: api.restoreRequest,
+  preview: app.previewRestore,
+  restore: app.restoreRequest,
   onFinished: afterAction,
 });
 const browse = browseDialog({
-  listEntries: api.listEntries,
+  listEntries: app.listEntries,
   pickFolder: api.pickFolder,
   onRestore: (b, request) => restore.open(b, request),
 });
 const backups = backupsView({
   onRestore: (b) => restore.open(b),
   onBrowse: (b) => browse.open(b),
-  onSince: api.diffBackup,
-  onVerify: api.verifyBackup,
-  onShowFolder: (name) => api.openBackupFolder(name).catch(showError),
+  onSince: app.diffBackup,
+  onVerify: app.verifyBackup,
+  onShowFolder: (name) => app.openBackupFolder(name).catch(showError),
 });
 const activity = activityView({ onOpenLog: () => api.openLogFile().catch(showError) });
-const settings = settingsView({ api, onSaved: () => afterAction() });
+const settings = settingsView({
+  api: app,
+  onSaved: (saved) => {
+    // A renamed profile stays the one shown.
+    if (saved?.profile?.name) selected = saved.profile.name;
+    afterAction();
+  },
+});
 const setup = setupView({
   api,
   onDone: async (saved) => {
-    settings.fill(saved);
+    if (saved?.profile?.name) selected = saved.profile.name;
+    adding = false;
+    profiles.setAdding(false);
     applyStatus(await api.getStatus());
   },
+  onCancel: () => setAdding(false),
 });
 const tabs = tabsView([
   { id: 'backups', label: 'Backups', panel: backups.el },
@@ -99,18 +126,47 @@ const tabs = tabsView([
 ]);
 const content = h('main', { id: 'content' });
 
-/** Show the setup form or the tabs; the two share field ids, so only one is ever in the page. */
+/**
+ * Show the setup form (first run, or `add`: a new profile) or the tabs of the selected
+ * profile; the form and the settings share field ids, so only one is ever in the page.
+ */
 function mount(which) {
   mounted = which;
-  if (which === 'setup') {
+  if (which === 'setup' || which === 'add') {
+    setup.mode(which === 'add');
     fill(content, setup.el);
-    api.getSettings().then((s) => setup.fill(s), showError);
+    app.getSettings().then((s) => setup.fill(s), showError);
     return;
   }
   fill(content, tabs.el);
+  if (listedFor !== selected) {
+    // Never another profile's cards under this one's header, not even while loading.
+    listedFor = selected;
+    lastSuccess = null;
+    backups.setBackups([]);
+    activity.setRuns([]);
+  }
   refreshLists();
-  Promise.all([api.getSettings(), api.getAutostart().catch(() => null)])
-    .then(([s, autostart]) => settings.fill(s, autostart), showError);
+  const profile = selected;
+  Promise.all([app.getSettings(), api.getAutostart().catch(() => null)])
+    .then(([s, autostart]) => profile === selected && settings.fill(s, autostart), showError);
+}
+
+/** Show another profile: its header, backups, activity and settings. */
+function switchTo(name) {
+  if (name === selected) return;
+  selected = name;
+  header.notify('', '');
+  mounted = null;
+  applyStatus(status);
+}
+
+/** Open or close the form for a new profile. */
+function setAdding(on) {
+  adding = on;
+  profiles.setAdding(on);
+  mounted = null;
+  applyStatus(status);
 }
 
 /** What, when it changes, means the backup list or the history changed too. */
@@ -121,23 +177,28 @@ function fingerprint(s) {
 
 function applyStatus(next) {
   if (!next) return;
-  const before = status;
+  const before = shown();
   status = next;
-  const want = next.state === 'setup' ? 'setup' : 'main';
+  const names = (next.profiles ?? []).map((p) => p.profile);
+  if (!names.includes(selected)) selected = names[0] ?? null;
+  profiles.render(next.profiles, selected);
+  const view = shown();
+  const want = adding ? 'add' : view?.state === 'setup' ? 'setup' : 'main';
   if (want !== mounted) mount(want);
-  else if (mounted === 'main' && fingerprint(before) !== fingerprint(next)) refreshLists();
+  else if (mounted === 'main' && fingerprint(before) !== fingerprint(view)) refreshLists();
   renderHeader();
 }
 
 function renderHeader() {
-  header.render(status, { pending, lastSuccess });
-  backups.setBusy(pending || status?.running != null);
+  const view = shown();
+  header.render(view, { pending, lastSuccess });
+  backups.setBusy(pending || view?.running != null);
 }
 
 /** Reload the backups and the history; a slower older reload never overwrites a newer one. */
 async function refreshLists() {
   const seq = ++refreshSeq;
-  const [list, runs] = await Promise.allSettled([api.listBackups(), api.getHistory(HISTORY_LIMIT)]);
+  const [list, runs] = await Promise.allSettled([app.listBackups(), app.getHistory(HISTORY_LIMIT)]);
   if (seq !== refreshSeq) return;
   if (list.status === 'fulfilled') backups.setBackups(list.value);
   else backups.setError(list.reason);
@@ -165,9 +226,9 @@ async function backupNow() {
   pending = true;
   header.notify('', '');
   renderHeader();
-  header.progress(status?.progress ?? null);
+  header.progress(shown()?.progress ?? null);
   try {
-    const outcome = await api.backupNow();
+    const outcome = await app.backupNow();
     header.notify('ok', outcome?.result === 'skipped'
       ? `Nothing new to back up: ${outcome.reason ?? 'no changes'}`
       : 'Backup complete.');
@@ -181,7 +242,7 @@ async function backupNow() {
 
 async function pause(hours) {
   try {
-    applyStatus(await api.pauseBackups(hours));
+    applyStatus(await app.pauseBackups(hours));
     header.notify('ok', hours ? `Backups paused for ${hours} hour.` : 'Backups paused until you resume them.');
   } catch (err) {
     showError(err);
@@ -190,7 +251,7 @@ async function pause(hours) {
 
 async function resume() {
   try {
-    applyStatus(await api.resumeBackups());
+    applyStatus(await app.resumeBackups());
     header.notify('ok', 'Backups resumed.');
   } catch (err) {
     showError(err);
@@ -198,14 +259,14 @@ async function resume() {
 }
 
 async function start() {
-  const app = document.getElementById('app');
-  fill(app, header.el, content);
+  fill(document.getElementById('app'), profiles.el, header.el, content);
   document.body.append(browse.el, restore.el);
   try {
     // Listen before the first read so no change between the two is missed.
     await events.onStatusChanged(applyStatus);
     await events.onProgress((p) => {
-      if (pending || status?.running) header.progress(p);
+      if (p?.profile != null && p.profile !== selected) return; // another profile's job
+      if (pending || shown()?.running) header.progress(p);
       restore.progress(p);
     });
     applyStatus(await api.getStatus());

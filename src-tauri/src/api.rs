@@ -172,27 +172,55 @@ pub fn get_status(state: &AppState) -> AppStatus {
     state.status()
 }
 
-pub fn list_backups(state: &AppState) -> ApiResult<Vec<BackupInfo>> {
-    Ok(state.require_engine()?.list()?)
+pub fn list_backups(state: &AppState, profile: Option<&str>) -> ApiResult<Vec<BackupInfo>> {
+    Ok(state.require_engine(profile)?.list()?)
 }
 
-pub async fn backup_now(state: &AppState) -> ApiResult<BackupOutcome> {
-    tracing::info!("back up now (manual)");
-    Ok(state.scheduler.backup_now(Trigger::Manual).await?)
+/// A manual backup of `profile` (`None`: the first) now; it waits its turn when another
+/// profile's job uses the same destination.
+pub async fn backup_now(state: &AppState, profile: Option<&str>) -> ApiResult<BackupOutcome> {
+    let scheduler = state.scheduler(profile)?;
+    tracing::info!("back up now (manual): {}", profile.unwrap_or("the first profile"));
+    Ok(scheduler.backup_now(Trigger::Manual).await?)
 }
 
-pub async fn verify_backup(state: &AppState, name: String) -> ApiResult<lifeboat::VerifyReport> {
+/// A manual backup of every profile, all started at once (profiles sharing a destination
+/// take turns); each profile's outcome, in the config's order.
+pub async fn backup_all(state: &AppState) -> Vec<(String, ApiResult<BackupOutcome>)> {
+    tracing::info!("back up now (manual): all profiles");
+    let jobs = state.schedulers().into_iter().map(|s| async move {
+        let name = crate::state::profile_name(&s).unwrap_or_default();
+        (name, s.backup_now(Trigger::Manual).await.map_err(CommandError::from))
+    });
+    let handles: Vec<_> = jobs.map(tauri::async_runtime::spawn).collect();
+    let mut outcomes = Vec::new();
+    for handle in handles {
+        match handle.await {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(e) => tracing::warn!("a backup task stopped: {e}"),
+        }
+    }
+    outcomes
+}
+
+pub async fn verify_backup(state: &AppState, profile: Option<&str>, name: String) -> ApiResult<lifeboat::VerifyReport> {
+    let scheduler = state.scheduler(profile)?;
     tracing::info!("verify {name}");
-    Ok(state.scheduler.verify(Some(name)).await?)
+    Ok(scheduler.verify(Some(name)).await?)
 }
 
-pub fn restore_preview(state: &AppState, name: &str) -> ApiResult<lifeboat::RestorePlan> {
-    Ok(state.require_engine()?.restore_preview(name)?)
+pub fn restore_preview(state: &AppState, profile: Option<&str>, name: &str) -> ApiResult<lifeboat::RestorePlan> {
+    Ok(state.require_engine(profile)?.restore_preview(name)?)
 }
 
-pub async fn restore_backup(state: &AppState, name: String) -> ApiResult<lifeboat::RestoreReport> {
+pub async fn restore_backup(
+    state: &AppState,
+    profile: Option<&str>,
+    name: String,
+) -> ApiResult<lifeboat::RestoreReport> {
+    let scheduler = state.scheduler(profile)?;
     tracing::info!("restore {name}");
-    Ok(state.scheduler.restore(name).await?)
+    Ok(scheduler.restore(name).await?)
 }
 
 /// One entry of a backup as the window's browser shows it: the engine's entry and its words.
@@ -211,8 +239,8 @@ pub struct BrowseEntry {
 
 /// The entries of backup `name` directly under `path` ("" for the top), with their state
 /// against the live data now.
-pub fn list_entries(state: &AppState, name: &str, path: &str) -> ApiResult<Vec<BrowseEntry>> {
-    let entries = state.require_engine()?.ls(name, path)?;
+pub fn list_entries(state: &AppState, profile: Option<&str>, name: &str, path: &str) -> ApiResult<Vec<BrowseEntry>> {
+    let entries = state.require_engine(profile)?.ls(name, path)?;
     Ok(entries
         .into_iter()
         .map(|entry| BrowseEntry {
@@ -234,32 +262,42 @@ pub struct SinceBackup {
 }
 
 /// What changed in the live data since backup `name`.
-pub fn diff_backup(state: &AppState, name: &str) -> ApiResult<SinceBackup> {
-    let diff = state.require_engine()?.diff(name, None)?;
+pub fn diff_backup(state: &AppState, profile: Option<&str>, name: &str) -> ApiResult<SinceBackup> {
+    let diff = state.require_engine(profile)?.diff(name, None)?;
     Ok(SinceBackup { line: lifeboat::view::since_line(&diff), diff })
 }
 
 /// What restoring as `request` asks (some paths, or into another folder) would change.
-pub fn preview_restore(state: &AppState, request: &RestoreRequest) -> ApiResult<RestorePlan> {
-    Ok(state.require_engine()?.preview(request)?)
+pub fn preview_restore(state: &AppState, profile: Option<&str>, request: &RestoreRequest) -> ApiResult<RestorePlan> {
+    Ok(state.require_engine(profile)?.preview(request)?)
 }
 
-/// Restores as `request` asks, as the scheduler's one job.
-pub async fn restore_request(state: &AppState, request: RestoreRequest) -> ApiResult<RestoreReport> {
+/// Restores as `request` asks, as the profile's one job.
+pub async fn restore_request(
+    state: &AppState,
+    profile: Option<&str>,
+    request: RestoreRequest,
+) -> ApiResult<RestoreReport> {
+    let scheduler = state.scheduler(profile)?;
     tracing::info!(
         "restore {} ({} paths{})",
         request.name,
         request.paths.len(),
         request.to.as_ref().map(|t| format!(", into {}", t.display())).unwrap_or_default()
     );
-    Ok(state.scheduler.restore_request(request).await?)
+    Ok(scheduler.restore_request(request).await?)
 }
 
-pub fn get_settings(state: &AppState) -> Settings {
+/// The settings of `profile` (`None`: the first profile).
+pub fn get_settings(state: &AppState, profile: Option<&str>) -> Settings {
     let config = state.config();
+    let chosen = config.as_ref().and_then(|c| match profile {
+        Some(name) => c.profiles.iter().find(|p| p.name == name),
+        None => c.profiles.first(),
+    });
     Settings {
         configured: config.is_some(),
-        profile: config.as_ref().and_then(|c| c.profiles.first()).map(ProfileSettings::from),
+        profile: chosen.map(ProfileSettings::from),
         notify_on_success: config.as_ref().is_some_and(|c| c.notify_on_success),
         // Before the first setup this is the default the form offers: on.
         launch_at_login: if config.is_some() { state.login.enabled() } else { true },
@@ -267,36 +305,58 @@ pub fn get_settings(state: &AppState) -> Settings {
     }
 }
 
-/// Validates with the engine (shape, then the disk), writes the config, applies it at once.
-/// The first save also turns launch at login on, unless the form turned it off.
-pub fn save_settings(state: &AppState, settings: Settings) -> ApiResult<Settings> {
+/// Saves the settings of `profile` (`None`: the first profile, or the first setup):
+/// validates with the engine (shape, then the disk), writes the config with every other
+/// profile (and this one's offsite table) as it was, applies it at once. The first save
+/// also turns launch at login on, unless the form turned it off.
+pub fn save_settings(state: &AppState, profile: Option<&str>, settings: Settings) -> ApiResult<Settings> {
+    let was = match profile {
+        Some(name) => {
+            Some(state.scheduler(Some(name))?.engine().map_or(name.to_string(), |e| e.profile().name.clone()))
+        }
+        None => state.config().and_then(|c| c.profiles.first().map(|p| p.name.clone())),
+    };
+    store_profile(state, was.as_deref(), settings)
+}
+
+/// Adds a profile to the config (its name must be new) and starts its schedule.
+pub fn add_profile(state: &AppState, settings: Settings) -> ApiResult<Settings> {
+    store_profile(state, None, settings)
+}
+
+/// Writes the form's profile in place of the one named `was`, or as a new one.
+fn store_profile(state: &AppState, was: Option<&str>, settings: Settings) -> ApiResult<Settings> {
     let Some(form) = &settings.profile else {
         return Err(field_error(Error::setting("source", "choose the folder to back up"), "source"));
     };
     let profile = form.to_profile();
+    let previous = state.config();
+    if previous.iter().flat_map(|c| &c.profiles).any(|p| p.name == profile.name && Some(p.name.as_str()) != was) {
+        let e = Error::setting("name", format!("a profile is already named \"{}\": choose another name", profile.name));
+        return Err(field_error(e, "name"));
+    }
     lifeboat::check_on_disk(&profile).map_err(|e| {
         let field = field_of(&e, &profile);
         tracing::info!("settings refused ({}): {e}", field.unwrap_or("-"));
         CommandError { field: field.map(String::from), ..e.into() }
     })?;
     let engine = Engine::new(profile.clone(), &state.history_db)?;
-    let previous = state.config();
     let first_setup = previous.is_none();
     let mut config = previous.unwrap_or_default();
     config.notify_on_success = settings.notify_on_success;
-    match config.profiles.first_mut() {
-        Some(first) => *first = Profile { offsite: first.offsite.take(), ..profile },
-        None => config.profiles.push(profile),
+    match config.profiles.iter_mut().find(|p| Some(p.name.as_str()) == was) {
+        Some(old) => *old = Profile { offsite: old.offsite.take(), ..profile.clone() },
+        None => config.profiles.push(profile.clone()),
     }
     config.save(&state.config_path)?;
-    tracing::info!("settings saved to {}", state.config_path.display());
+    tracing::info!("settings of \"{}\" saved to {}", profile.name, state.config_path.display());
     if first_setup || settings.launch_at_login != state.login.enabled() {
         if let Err(e) = state.login.set(settings.launch_at_login) {
             tracing::warn!("{e}");
         }
     }
-    state.apply_config(config, engine);
-    Ok(get_settings(state))
+    state.apply_profile(config, was, engine);
+    Ok(get_settings(state, Some(&profile.name)))
 }
 
 /// Which setting an engine validation error is about.
@@ -333,34 +393,48 @@ pub fn set_autostart(state: &AppState, enabled: bool) -> ApiResult<bool> {
     Ok(state.set_login(enabled)?)
 }
 
-/// Pauses scheduled backups for `hours`, or until resumed when `None`.
-pub fn pause_backups(state: &AppState, hours: Option<f64>) -> ApiResult<AppStatus> {
+/// Pauses the scheduled backups of `profile` (`None`: every profile, as the tray does)
+/// for `hours`, or until resumed when `hours` is `None`.
+pub fn pause_backups(state: &AppState, profile: Option<&str>, hours: Option<f64>) -> ApiResult<AppStatus> {
+    let schedulers = chosen(state, profile)?;
+    let Some(now) = schedulers.first().map(|s| s.now()) else { return Err(Error::NotSetUp.into()) };
     let pause = match hours {
         None => Pause::Indefinitely,
         Some(h) if h.is_finite() && h > 0.0 => {
-            Pause::Until(state.scheduler.now() + chrono::Duration::milliseconds((h * 3_600_000.0) as i64))
+            Pause::Until(now + chrono::Duration::milliseconds((h * 3_600_000.0) as i64))
         }
         Some(h) => return Err(Error::setting("hours", format!("pause for a number of hours above 0, not {h}")).into()),
     };
-    state.scheduler.pause(pause);
+    schedulers.iter().for_each(|s| s.pause(pause));
     Ok(state.status())
 }
 
-pub fn resume_backups(state: &AppState) -> AppStatus {
-    state.scheduler.resume();
-    state.status()
+/// Resumes the scheduled backups of `profile` (`None`: every profile).
+pub fn resume_backups(state: &AppState, profile: Option<&str>) -> ApiResult<AppStatus> {
+    chosen(state, profile)?.iter().for_each(|s| s.resume());
+    Ok(state.status())
 }
 
-pub fn get_history(state: &AppState, limit: usize) -> ApiResult<Vec<RunRecord>> {
-    match state.scheduler.engine() {
-        Some(engine) => Ok(engine.history().recent(&engine.profile().name, limit)?),
-        None => Ok(Vec::new()),
+/// The scheduler of `profile`, or every one for `None`.
+fn chosen(state: &AppState, profile: Option<&str>) -> ApiResult<Vec<std::sync::Arc<lifeboat::Scheduler>>> {
+    Ok(match profile {
+        Some(_) => vec![state.scheduler(profile)?],
+        None => state.schedulers(),
+    })
+}
+
+/// The last `limit` runs of `profile` (`None`: the first), newest first.
+pub fn get_history(state: &AppState, profile: Option<&str>, limit: usize) -> ApiResult<Vec<RunRecord>> {
+    match state.require_engine(profile) {
+        Ok(engine) => Ok(engine.history().recent(&engine.profile().name, limit)?),
+        Err(Error::NotSetUp) => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
     }
 }
 
-/// The folder "Show in folder" opens: the destination, or one backup in it.
-pub fn backup_folder(state: &AppState, name: Option<&str>) -> ApiResult<PathBuf> {
-    let engine = state.require_engine()?;
+/// The folder "Show in folder" opens: the profile's destination, or one backup in it.
+pub fn backup_folder(state: &AppState, profile: Option<&str>, name: Option<&str>) -> ApiResult<PathBuf> {
+    let engine = state.require_engine(profile)?;
     match name {
         Some(n) => Ok(lifeboat::backup_dir(engine.destination(), n)?),
         None if engine.destination().is_dir() => Ok(engine.destination().to_path_buf()),
@@ -372,9 +446,9 @@ pub fn backup_folder(state: &AppState, name: Option<&str>) -> ApiResult<PathBuf>
     }
 }
 
-/// Opens the destination, or one backup in it, in the file manager.
-pub fn open_backup_folder(state: &AppState, name: Option<&str>) -> ApiResult<()> {
-    open_path(backup_folder(state, name)?)
+/// Opens the profile's destination, or one backup in it, in the file manager.
+pub fn open_backup_folder(state: &AppState, profile: Option<&str>, name: Option<&str>) -> ApiResult<()> {
+    open_path(backup_folder(state, profile, name)?)
 }
 
 /// Opens today's log file (or the log folder) with the desktop's default app.

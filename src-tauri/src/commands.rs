@@ -2,7 +2,8 @@
 //! blocking work on a blocking thread so the runtime and the UI stay responsive. What a
 //! command changes reaches the tray and the window through the scheduler's events.
 //! `contract.rs` lists these signatures for the pinned schema; tests/contract.rs checks
-//! that the two agree.
+//! that the two agree. Every command about one profile takes `profile` (its name; `null`:
+//! the first profile).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,58 +33,76 @@ pub async fn get_status(state: AppStateRef<'_>) -> ApiResult<AppStatus> {
 }
 
 #[tauri::command]
-pub async fn list_backups(state: AppStateRef<'_>) -> ApiResult<Vec<BackupInfo>> {
-    blocking(&state, api::list_backups).await
+pub async fn list_backups(state: AppStateRef<'_>, profile: Option<String>) -> ApiResult<Vec<BackupInfo>> {
+    blocking(&state, move |s| api::list_backups(s, profile.as_deref())).await
 }
 
 #[tauri::command]
-pub async fn backup_now(state: AppStateRef<'_>) -> ApiResult<BackupOutcome> {
-    api::backup_now(&state).await
+pub async fn backup_now(state: AppStateRef<'_>, profile: Option<String>) -> ApiResult<BackupOutcome> {
+    api::backup_now(&state, profile.as_deref()).await
 }
 
 #[tauri::command]
-pub async fn verify_backup(state: AppStateRef<'_>, name: String) -> ApiResult<VerifyReport> {
-    api::verify_backup(&state, name).await
+pub async fn verify_backup(state: AppStateRef<'_>, profile: Option<String>, name: String) -> ApiResult<VerifyReport> {
+    api::verify_backup(&state, profile.as_deref(), name).await
 }
 
 #[tauri::command]
-pub async fn restore_preview(state: AppStateRef<'_>, name: String) -> ApiResult<RestorePlan> {
-    blocking(&state, move |s| api::restore_preview(s, &name)).await
+pub async fn restore_preview(state: AppStateRef<'_>, profile: Option<String>, name: String) -> ApiResult<RestorePlan> {
+    blocking(&state, move |s| api::restore_preview(s, profile.as_deref(), &name)).await
 }
 
 #[tauri::command]
-pub async fn restore_backup(state: AppStateRef<'_>, name: String) -> ApiResult<RestoreReport> {
-    api::restore_backup(&state, name).await
+pub async fn restore_backup(state: AppStateRef<'_>, profile: Option<String>, name: String) -> ApiResult<RestoreReport> {
+    api::restore_backup(&state, profile.as_deref(), name).await
 }
 
 #[tauri::command]
-pub async fn list_entries(state: AppStateRef<'_>, name: String, path: String) -> ApiResult<Vec<BrowseEntry>> {
-    blocking(&state, move |s| api::list_entries(s, &name, &path)).await
+pub async fn list_entries(
+    state: AppStateRef<'_>,
+    profile: Option<String>,
+    name: String,
+    path: String,
+) -> ApiResult<Vec<BrowseEntry>> {
+    blocking(&state, move |s| api::list_entries(s, profile.as_deref(), &name, &path)).await
 }
 
 #[tauri::command]
-pub async fn diff_backup(state: AppStateRef<'_>, name: String) -> ApiResult<SinceBackup> {
-    blocking(&state, move |s| api::diff_backup(s, &name)).await
+pub async fn diff_backup(state: AppStateRef<'_>, profile: Option<String>, name: String) -> ApiResult<SinceBackup> {
+    blocking(&state, move |s| api::diff_backup(s, profile.as_deref(), &name)).await
 }
 
 #[tauri::command]
-pub async fn preview_restore(state: AppStateRef<'_>, request: RestoreRequest) -> ApiResult<RestorePlan> {
-    blocking(&state, move |s| api::preview_restore(s, &request)).await
+pub async fn preview_restore(
+    state: AppStateRef<'_>,
+    profile: Option<String>,
+    request: RestoreRequest,
+) -> ApiResult<RestorePlan> {
+    blocking(&state, move |s| api::preview_restore(s, profile.as_deref(), &request)).await
 }
 
 #[tauri::command]
-pub async fn restore_request(state: AppStateRef<'_>, request: RestoreRequest) -> ApiResult<RestoreReport> {
-    api::restore_request(&state, request).await
+pub async fn restore_request(
+    state: AppStateRef<'_>,
+    profile: Option<String>,
+    request: RestoreRequest,
+) -> ApiResult<RestoreReport> {
+    api::restore_request(&state, profile.as_deref(), request).await
 }
 
 #[tauri::command]
-pub async fn get_settings(state: AppStateRef<'_>) -> ApiResult<Settings> {
-    blocking(&state, |s| Ok(api::get_settings(s))).await
+pub async fn get_settings(state: AppStateRef<'_>, profile: Option<String>) -> ApiResult<Settings> {
+    blocking(&state, move |s| Ok(api::get_settings(s, profile.as_deref()))).await
 }
 
 #[tauri::command]
-pub async fn save_settings(state: AppStateRef<'_>, settings: Settings) -> ApiResult<Settings> {
-    blocking(&state, move |s| api::save_settings(s, settings)).await
+pub async fn save_settings(state: AppStateRef<'_>, profile: Option<String>, settings: Settings) -> ApiResult<Settings> {
+    blocking(&state, move |s| api::save_settings(s, profile.as_deref(), settings)).await
+}
+
+#[tauri::command]
+pub async fn add_profile(state: AppStateRef<'_>, settings: Settings) -> ApiResult<Settings> {
+    blocking(&state, move |s| api::add_profile(s, settings)).await
 }
 
 /// A native folder picker, run from Rust: the window has no dialog permission. Test seam:
@@ -104,23 +123,31 @@ pub async fn set_autostart(state: AppStateRef<'_>, enabled: bool) -> ApiResult<b
 }
 
 #[tauri::command]
-pub async fn pause_backups(state: AppStateRef<'_>, hours: Option<f64>) -> ApiResult<AppStatus> {
-    blocking(&state, move |s| api::pause_backups(s, hours)).await
+pub async fn pause_backups(
+    state: AppStateRef<'_>,
+    profile: Option<String>,
+    hours: Option<f64>,
+) -> ApiResult<AppStatus> {
+    blocking(&state, move |s| api::pause_backups(s, profile.as_deref(), hours)).await
 }
 
 #[tauri::command]
-pub async fn resume_backups(state: AppStateRef<'_>) -> ApiResult<AppStatus> {
-    blocking(&state, |s| Ok(api::resume_backups(s))).await
+pub async fn resume_backups(state: AppStateRef<'_>, profile: Option<String>) -> ApiResult<AppStatus> {
+    blocking(&state, move |s| api::resume_backups(s, profile.as_deref())).await
 }
 
 #[tauri::command]
-pub async fn get_history(state: AppStateRef<'_>, limit: usize) -> ApiResult<Vec<RunRecord>> {
-    blocking(&state, move |s| api::get_history(s, limit)).await
+pub async fn get_history(state: AppStateRef<'_>, profile: Option<String>, limit: usize) -> ApiResult<Vec<RunRecord>> {
+    blocking(&state, move |s| api::get_history(s, profile.as_deref(), limit)).await
 }
 
 #[tauri::command]
-pub async fn open_backup_folder(state: AppStateRef<'_>, name: Option<String>) -> ApiResult<()> {
-    blocking(&state, move |s| api::open_backup_folder(s, name.as_deref())).await
+pub async fn open_backup_folder(
+    state: AppStateRef<'_>,
+    profile: Option<String>,
+    name: Option<String>,
+) -> ApiResult<()> {
+    blocking(&state, move |s| api::open_backup_folder(s, profile.as_deref(), name.as_deref())).await
 }
 
 #[tauri::command]

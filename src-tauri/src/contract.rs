@@ -5,14 +5,13 @@
 
 use std::path::PathBuf;
 
-use lifeboat::view::ProgressView;
 use lifeboat::{BackupInfo, BackupOutcome, RestorePlan, RestoreReport, RestoreRequest, RunRecord, VerifyReport};
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{json, Map, Value};
 
 use crate::api::{BrowseEntry, CommandError, Settings, SinceBackup};
-use crate::events::{PROGRESS, STATUS_CHANGED};
+use crate::events::{ProfileProgress, PROGRESS, STATUS_CHANGED};
 use crate::state::AppStatus;
 
 /// One argument of a command, as the window passes it.
@@ -79,31 +78,35 @@ macro_rules! command {
 fn commands(g: &mut Generators) -> Vec<Command> {
     vec![
         command!(g, get_status() -> AppStatus),
-        command!(g, list_backups() -> Vec<BackupInfo>),
-        command!(g, backup_now() -> BackupOutcome),
-        command!(g, verify_backup(name: String) -> VerifyReport),
-        command!(g, restore_preview(name: String) -> RestorePlan),
-        command!(g, restore_backup(name: String) -> RestoreReport),
-        command!(g, list_entries(name: String, path: String) -> Vec<BrowseEntry>),
-        command!(g, diff_backup(name: String) -> SinceBackup),
-        command!(g, preview_restore(request: RestoreRequest) -> RestorePlan),
-        command!(g, restore_request(request: RestoreRequest) -> RestoreReport),
-        command!(g, get_settings() -> Settings),
-        command!(g, save_settings(settings: Settings) -> Settings),
+        command!(g, list_backups(profile: Option<String>) -> Vec<BackupInfo>),
+        command!(g, backup_now(profile: Option<String>) -> BackupOutcome),
+        command!(g, verify_backup(profile: Option<String>, name: String) -> VerifyReport),
+        command!(g, restore_preview(profile: Option<String>, name: String) -> RestorePlan),
+        command!(g, restore_backup(profile: Option<String>, name: String) -> RestoreReport),
+        command!(g, list_entries(profile: Option<String>, name: String, path: String) -> Vec<BrowseEntry>),
+        command!(g, diff_backup(profile: Option<String>, name: String) -> SinceBackup),
+        command!(g, preview_restore(profile: Option<String>, request: RestoreRequest) -> RestorePlan),
+        command!(g, restore_request(profile: Option<String>, request: RestoreRequest) -> RestoreReport),
+        command!(g, get_settings(profile: Option<String>) -> Settings),
+        command!(g, save_settings(profile: Option<String>, settings: Settings) -> Settings),
+        command!(g, add_profile(settings: Settings) -> Settings),
         command!(g, pick_folder(start: Option<String>) -> Option<PathBuf>),
         command!(g, get_autostart() -> bool),
         command!(g, set_autostart(enabled: bool) -> bool),
-        command!(g, pause_backups(hours: Option<f64>) -> AppStatus),
-        command!(g, resume_backups() -> AppStatus),
-        command!(g, get_history(limit: usize) -> Vec<RunRecord>),
-        command!(g, open_backup_folder(name: Option<String>) -> ()),
+        command!(g, pause_backups(profile: Option<String>, hours: Option<f64>) -> AppStatus),
+        command!(g, resume_backups(profile: Option<String>) -> AppStatus),
+        command!(g, get_history(profile: Option<String>, limit: usize) -> Vec<RunRecord>),
+        command!(g, open_backup_folder(profile: Option<String>, name: Option<String>) -> ()),
         command!(g, open_log_file() -> ()),
     ]
 }
 
 /// Every event the window can listen to, with its payload.
 fn events(g: &mut Generators) -> Vec<(&'static str, Schema)> {
-    vec![(STATUS_CHANGED, g.output.subschema_for::<AppStatus>()), (PROGRESS, g.output.subschema_for::<ProgressView>())]
+    vec![
+        (STATUS_CHANGED, g.output.subschema_for::<AppStatus>()),
+        (PROGRESS, g.output.subschema_for::<ProfileProgress>()),
+    ]
 }
 
 /// The commands with their schemas (for checks that need the Rust side too).

@@ -1,93 +1,180 @@
-//! Runs the scheduler and shows what it does: one loop takes the scheduler's events (and
-//! the clock, and launch-at-login switches) and is the only place that updates the tray
-//! and emits to the window. Progress goes out throttled; some events notify.
+//! Runs every profile's scheduler and shows what they do: one loop takes their events
+//! (and the clock, launch-at-login switches and added profiles) and is the only place
+//! that updates the tray and emits to the window. Progress goes out throttled; some
+//! events notify.
 //!
 //! State flows one way: commands and the tray act through the scheduler (`api`), the
 //! scheduler announces, this loop shows.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lifeboat::view::{self, AppView, ProgressView};
-use lifeboat::Event;
+use lifeboat::{Event, Scheduler};
+use schemars::JsonSchema;
+use serde::Serialize;
 use tauri::{AppHandle, Emitter, Runtime};
-use tokio::sync::broadcast::{error::RecvError, Receiver};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use crate::notify::{self, Notifier};
-use crate::state::{AppState, AppStatus};
+use crate::notify::{self, Note, Notifier};
+use crate::state::{profile_name, AppState, AppStatus};
 
 /// The window's event after every state change; its payload is [`AppStatus`].
 pub const STATUS_CHANGED: &str = "status-changed";
-/// The window's event while a job runs; its payload is [`ProgressView`].
+/// The window's event while a job runs; its payload is [`ProfileProgress`].
 pub const PROGRESS: &str = "progress";
 
-/// At most this often a `progress` event (~10 per second).
+/// At most this often a `progress` event per profile (~10 per second).
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
-/// Starts the scheduler loop and the loop that shows its events.
+/// A running job's progress, and whose job it is.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ProfileProgress {
+    /// The profile whose job this is.
+    pub profile: String,
+    /// The numbers and their words.
+    #[serde(flatten)]
+    pub progress: ProgressView,
+}
+
+/// A scheduler's event, with the name of its profile.
+type ProfileEvent = (String, Event);
+
+/// Starts every profile's scheduler loop and the loop that shows their events.
 pub fn start<R: Runtime>(app: &AppHandle<R>, state: Arc<AppState>, tick: Duration) {
-    let events = state.scheduler.subscribe();
-    tauri::async_runtime::spawn(Arc::clone(&state.scheduler).run(tick));
-    tauri::async_runtime::spawn(show(app.clone(), state, events, tick));
+    let (tx, events) = unbounded_channel();
+    let mut running = Vec::new();
+    run_new_profiles(&state, &mut running, &tx, tick);
+    tauri::async_runtime::spawn(show(app.clone(), state, Schedulers { running, tx, events, tick }));
+}
+
+/// The schedulers started so far, and the channel their events come in on.
+struct Schedulers {
+    running: Vec<Arc<Scheduler>>,
+    tx: UnboundedSender<ProfileEvent>,
+    events: UnboundedReceiver<ProfileEvent>,
+    tick: Duration,
+}
+
+/// Starts the loop of each scheduler not started yet (a profile just added), and forwards
+/// its events, named by profile, to the one loop.
+fn run_new_profiles(
+    state: &AppState,
+    running: &mut Vec<Arc<Scheduler>>,
+    tx: &UnboundedSender<ProfileEvent>,
+    tick: Duration,
+) {
+    for scheduler in state.schedulers() {
+        if running.iter().any(|r| Arc::ptr_eq(r, &scheduler)) {
+            continue;
+        }
+        running.push(Arc::clone(&scheduler));
+        // Subscribed before the loop starts: its startup backup is not missed.
+        let mut events = scheduler.subscribe();
+        let tx = tx.clone();
+        let forwarded = Arc::clone(&scheduler);
+        tauri::async_runtime::spawn(async move {
+            loop {
+                let event = match events.recv().await {
+                    Ok(event) => event,
+                    Err(RecvError::Lagged(_)) => Event::Changed,
+                    Err(RecvError::Closed) => return,
+                };
+                if tx.send((profile_name(&forwarded).unwrap_or_default(), event)).is_err() {
+                    return;
+                }
+            }
+        });
+        tauri::async_runtime::spawn(scheduler.run(tick));
+    }
 }
 
 /// What the loop showed last, so a clock tick only emits when the words changed.
 struct Shown {
-    notifier: Notifier,
-    last: Option<AppView>,
+    /// Per profile: what was told, so each profile is told once per episode.
+    notifiers: HashMap<String, Notifier>,
+    last: Option<Vec<AppView>>,
+}
+
+impl Shown {
+    fn notifier(&mut self, profile: &str) -> &Notifier {
+        self.notifiers.entry(profile.to_string()).or_default()
+    }
 }
 
 /// The one subscriber: every scheduler event (and every `tick`, for the times in the
-/// words, and every launch-at-login switch) refreshes the tray and the window.
-async fn show<R: Runtime>(app: AppHandle<R>, state: Arc<AppState>, mut events: Receiver<Event>, tick: Duration) {
-    let mut shown = Shown { notifier: Notifier::default(), last: None };
-    let mut clock = tokio::time::interval(tick);
+/// words, and every launch-at-login switch or added profile) refreshes the tray and the
+/// window.
+async fn show<R: Runtime>(app: AppHandle<R>, state: Arc<AppState>, mut schedulers: Schedulers) {
+    let mut shown = Shown { notifiers: HashMap::new(), last: None };
+    let mut clock = tokio::time::interval(schedulers.tick);
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_progress: Option<Instant> = None;
+    let mut last_progress: HashMap<String, Instant> = HashMap::new();
     loop {
         let force = tokio::select! {
-            event = events.recv() => match event {
-                Ok(Event::Progress(progress)) => {
-                    if last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
-                        last_progress = Some(Instant::now());
-                        emit_progress(&app, &view::progress_view(&progress));
+            event = schedulers.events.recv() => match event {
+                Some((profile, Event::Progress(progress))) => {
+                    let last = last_progress.get(&profile);
+                    if last.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
+                        last_progress.insert(profile.clone(), Instant::now());
+                        emit_progress(&app, &ProfileProgress { profile, progress: view::progress_view(&progress) });
                         crate::tray::update(&app, &state.cached_status());
                     }
                     continue;
                 }
-                Ok(event) => {
-                    log_event(&event);
-                    if let Some(note) = shown.notifier.for_event(&event, state.notify_on_success()) {
-                        notify::send(note);
+                Some((profile, event)) => {
+                    log_event(&profile, &event);
+                    let several = state.schedulers().len() > 1;
+                    if let Some(note) = shown.notifier(&profile).for_event(&event, state.notify_on_success()) {
+                        notify::send(naming(note, &profile, several));
                     }
                     true
                 }
-                Err(RecvError::Lagged(_)) => true,
-                Err(RecvError::Closed) => return,
+                None => return,
             },
             _ = clock.tick() => false,
             _ = state.login_changed.notified() => true,
+            _ = state.profiles_changed.notified() => {
+                run_new_profiles(&state, &mut schedulers.running, &schedulers.tx, schedulers.tick);
+                true
+            }
         };
         publish(&app, &state, &mut shown, force).await;
     }
 }
 
+/// With several profiles a notification says whose it is.
+fn naming(note: Note, profile: &str, several: bool) -> Note {
+    if several {
+        Note { summary: format!("{} ({profile})", note.summary), ..note }
+    } else {
+        note
+    }
+}
+
 /// Reads the status off the runtime, updates the tray, emits `status-changed` (always
-/// when `force`, else only when the words changed), and checks for overdue.
+/// when `force`, else only when the words changed), and checks each profile for overdue
+/// and partial backups.
 async fn publish<R: Runtime>(app: &AppHandle<R>, state: &Arc<AppState>, shown: &mut Shown, force: bool) {
     let reader = Arc::clone(state);
     let Ok(status) = tauri::async_runtime::spawn_blocking(move || reader.status()).await else { return };
-    let changed = shown.last.replace(status.view.clone()).as_ref() != Some(&status.view);
+    let views: Vec<AppView> =
+        std::iter::once(status.view.clone()).chain(status.profiles.iter().map(|p| p.view.clone())).collect();
+    let changed = shown.last.replace(views.clone()).as_ref() != Some(&views);
     crate::tray::update(app, &status);
     if force || changed {
         emit_status(app, &status);
     }
-    if let Some(engine_status) = &status.status {
-        if let Some(note) = shown.notifier.for_status(engine_status, state.scheduler.now()) {
-            notify::send(note);
-        }
-        if let Some(note) = shown.notifier.for_partial(engine_status) {
-            notify::send(note);
+    let several = status.profiles.len() > 1;
+    let now = chrono::Utc::now();
+    for profile in &status.profiles {
+        let Some(engine_status) = &profile.status else { continue };
+        let notifier = shown.notifier(&profile.profile);
+        let notes = [notifier.for_status(engine_status, now), notifier.for_partial(engine_status)];
+        for note in notes.into_iter().flatten() {
+            notify::send(naming(note, &profile.profile, several));
         }
     }
 }
@@ -96,23 +183,27 @@ fn emit_status<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) {
     let _ = app.emit(STATUS_CHANGED, status);
 }
 
-fn emit_progress<R: Runtime>(app: &AppHandle<R>, progress: &ProgressView) {
+fn emit_progress<R: Runtime>(app: &AppHandle<R>, progress: &ProfileProgress) {
     let _ = app.emit(PROGRESS, progress);
 }
 
-fn log_event(event: &Event) {
+fn log_event(profile: &str, event: &Event) {
     match event {
-        Event::Started { activity, trigger } => tracing::info!("{activity:?} started ({trigger:?})"),
+        Event::Started { activity, trigger } => tracing::info!("{profile}: {activity:?} started ({trigger:?})"),
         Event::BackupDone { trigger, outcome } => match outcome {
-            lifeboat::BackupOutcome::Created { backup } => tracing::info!("backup {} done ({trigger:?})", backup.name),
-            lifeboat::BackupOutcome::Skipped { reason } => tracing::info!("backup skipped ({trigger:?}): {reason}"),
+            lifeboat::BackupOutcome::Created { backup } => {
+                tracing::info!("{profile}: backup {} done ({trigger:?})", backup.name)
+            }
+            lifeboat::BackupOutcome::Skipped { reason } => {
+                tracing::info!("{profile}: backup skipped ({trigger:?}): {reason}")
+            }
         },
-        Event::RestoreDone { report } => tracing::info!("restore of {} done", report.name),
-        Event::VerifyDone { report } => tracing::info!("verify of {}: ok = {}", report.name, report.ok),
+        Event::RestoreDone { report } => tracing::info!("{profile}: restore of {} done", report.name),
+        Event::VerifyDone { report } => tracing::info!("{profile}: verify of {}: ok = {}", report.name, report.ok),
         Event::Failed { activity, error, streak, .. } => {
-            tracing::warn!("{activity:?} failed (streak {streak}): {}", error.message)
+            tracing::warn!("{profile}: {activity:?} failed (streak {streak}): {}", error.message)
         }
-        Event::Changed => tracing::info!("settings or pause changed"),
+        Event::Changed => tracing::info!("{profile}: settings or pause changed"),
         Event::Progress(_) => {}
     }
 }

@@ -49,7 +49,7 @@ pub fn run() -> i32 {
             app.manage(Arc::clone(&state));
             tray::create(&handle, &state.status())?;
             events::start(&handle, Arc::clone(&state), tick);
-            if state.scheduler.engine().is_none() {
+            if state.schedulers().is_empty() {
                 window::show(&handle);
             }
             Ok(())
@@ -68,6 +68,7 @@ pub fn run() -> i32 {
             commands::restore_request,
             commands::get_settings,
             commands::save_settings,
+            commands::add_profile,
             commands::pick_folder,
             commands::get_autostart,
             commands::set_autostart,

@@ -1,11 +1,13 @@
-//! The app's state (scheduler, config, login item) and the status the tray and window
-//! show: the engine's status, worded by `lifeboat::view::describe`.
+//! The app's state (one scheduler per profile, config, login item) and the status the
+//! tray and window show: each profile's engine status, worded by
+//! `lifeboat::view::describe`, and the worst of them for the tray.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
-use lifeboat::view::{self, AppFacts, AppView};
-use lifeboat::{Activity, Pause, Scheduler, SystemClock};
+use lifeboat::view::{self, AppFacts, AppView, State};
+use lifeboat::{Activity, DestinationQueue, Pause, Scheduler, SystemClock};
 use lifeboat::{Config, Engine, Error, Status};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -15,7 +17,6 @@ use crate::autostart::LoginItem;
 
 /// Everything the commands, the tray and the event forwarder share.
 pub struct AppState {
-    pub scheduler: Arc<Scheduler>,
     pub config_path: PathBuf,
     pub history_db: PathBuf,
     pub log_dir: PathBuf,
@@ -24,12 +25,19 @@ pub struct AppState {
     /// app's own, not the scheduler's, so the events loop listens to it beside the
     /// scheduler's events.
     pub login_changed: Notify,
+    /// Rings when a profile is added: the events loop starts its scheduler and listens.
+    pub profiles_changed: Notify,
+    /// One scheduler per profile, in the config's order (a scheduler keeps its place when
+    /// its profile is renamed: it is looked up by its engine's profile name).
+    schedulers: RwLock<Vec<Arc<Scheduler>>>,
+    /// Shared by every scheduler: one job at a time per destination, the others wait.
+    queue: Arc<DestinationQueue>,
     /// The config as loaded or last saved; `None` until set up.
     config: Mutex<Option<Config>>,
     /// Why the config could not be loaded, shown until settings are saved.
     config_problem: Mutex<Option<String>>,
-    /// The engine's last status, so progress updates need not read the destination.
-    last_status: Mutex<Option<Status>>,
+    /// Each profile's last engine status, so progress updates need not read the destination.
+    last_status: Mutex<HashMap<String, Status>>,
 }
 
 impl AppState {
@@ -45,39 +53,87 @@ impl AppState {
                 (None, Some(e.to_string()))
             }
         };
-        let engine = config.as_ref().and_then(|c| match Engine::new(c.profiles[0].clone(), &history_db) {
-            Ok(engine) => Some(engine),
-            Err(e) => {
-                tracing::error!("cannot use the profile: {e}");
-                None
+        let queue = DestinationQueue::new();
+        let mut schedulers = Vec::new();
+        for profile in config.iter().flat_map(|c| &c.profiles) {
+            match Engine::new(profile.clone(), &history_db) {
+                Ok(engine) => {
+                    tracing::info!("profile \"{}\" loaded from {}", profile.name, config_path.display());
+                    schedulers.push(new_scheduler(Some(engine), &queue));
+                }
+                Err(e) => tracing::error!("cannot use the profile \"{}\": {e}", profile.name),
             }
-        });
-        match &engine {
-            Some(e) => tracing::info!("profile \"{}\" loaded from {}", e.profile().name, config_path.display()),
-            None => tracing::info!("no usable config at {}: waiting for setup", config_path.display()),
+        }
+        if schedulers.is_empty() {
+            tracing::info!("no usable config at {}: waiting for setup", config_path.display());
         }
         AppState {
-            scheduler: Scheduler::new(engine, Arc::new(SystemClock)),
             config_path,
             history_db,
             log_dir: data_dir.join("logs"),
             login,
             login_changed: Notify::new(),
+            profiles_changed: Notify::new(),
+            schedulers: RwLock::new(schedulers),
+            queue,
             config: Mutex::new(config),
             config_problem: Mutex::new(problem),
-            last_status: Mutex::new(None),
+            last_status: Mutex::new(HashMap::new()),
         }
     }
 
+    /// The config as loaded or last saved.
     pub fn config(&self) -> Option<Config> {
         self.config.lock().expect("config lock").clone()
     }
 
-    /// Records a saved config and applies its first profile to the scheduler.
-    pub fn apply_config(&self, config: Config, engine: Engine) {
+    /// Every profile's scheduler, in the config's order.
+    pub fn schedulers(&self) -> Vec<Arc<Scheduler>> {
+        self.schedulers.read().expect("schedulers lock").clone()
+    }
+
+    /// The scheduler of `profile`; `None`: the first profile.
+    ///
+    /// # Errors
+    /// [`Error::NotSetUp`] before the first setup; [`Error::Profile`] for an unknown name.
+    pub fn scheduler(&self, profile: Option<&str>) -> Result<Arc<Scheduler>, Error> {
+        let all = self.schedulers();
+        let Some(name) = profile else { return all.first().cloned().ok_or(Error::NotSetUp) };
+        if all.is_empty() {
+            return Err(Error::NotSetUp);
+        }
+        all.iter().find(|s| profile_name(s).as_deref() == Some(name)).cloned().ok_or_else(|| Error::Profile {
+            message: format!(
+                "no profile named \"{name}\"; profiles: {}",
+                all.iter().filter_map(|s| profile_name(s)).map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+            ),
+        })
+    }
+
+    /// The engine of `profile` (`None`: the first profile).
+    pub fn require_engine(&self, profile: Option<&str>) -> Result<Arc<Engine>, Error> {
+        self.scheduler(profile)?.engine().ok_or(Error::NotSetUp)
+    }
+
+    /// Records a saved config and applies `engine` to the scheduler of the profile that was
+    /// named `was` (renamed or not), or starts a scheduler for a new profile.
+    pub fn apply_profile(&self, config: Config, was: Option<&str>, engine: Engine) {
         *self.config.lock().expect("config lock") = Some(config);
         *self.config_problem.lock().expect("config lock") = None;
-        self.scheduler.set_engine(engine);
+        let existing = was.and_then(|name| self.scheduler(Some(name)).ok());
+        match existing {
+            Some(scheduler) => {
+                if let Some(old) = profile_name(&scheduler).filter(|old| *old != engine.profile().name) {
+                    self.last_status.lock().expect("status lock").remove(&old);
+                }
+                scheduler.set_engine(engine);
+            }
+            None => {
+                tracing::info!("profile \"{}\" added", engine.profile().name);
+                self.schedulers.write().expect("schedulers lock").push(new_scheduler(Some(engine), &self.queue));
+                self.profiles_changed.notify_one();
+            }
+        }
     }
 
     /// Switches launch at login and tells the events loop; returns the new state.
@@ -87,12 +143,9 @@ impl AppState {
         Ok(now)
     }
 
+    /// Whether to notify after every successful backup.
     pub fn notify_on_success(&self) -> bool {
         self.config().is_some_and(|c| c.notify_on_success)
-    }
-
-    pub fn require_engine(&self) -> Result<Arc<Engine>, Error> {
-        self.scheduler.engine().ok_or(Error::NotSetUp)
     }
 
     /// The log file to open: today's, or the log folder before anything was written.
@@ -100,64 +153,157 @@ impl AppState {
         lifeboat::current_log_file(&self.log_dir).unwrap_or_else(|| self.log_dir.clone())
     }
 
-    /// Reads the engine's status afresh (touches the destination and the history).
+    /// Reads every profile's status afresh (touches the destinations and the history).
     pub fn status(&self) -> AppStatus {
-        let engine_status = self.scheduler.engine().map(|e| e.status(self.scheduler.now()));
-        let status = match engine_status {
-            Some(Ok(s)) => Some(s),
-            Some(Err(e)) => {
-                tracing::warn!("cannot read the status: {e}");
-                None
-            }
-            None => None,
-        };
-        *self.last_status.lock().expect("status lock") = status.clone();
-        self.compose(status)
+        let fresh: Vec<Option<Status>> = self
+            .schedulers()
+            .iter()
+            .map(|s| match s.engine().map(|e| e.status(s.now())) {
+                Some(Ok(status)) => Some(status),
+                Some(Err(e)) => {
+                    tracing::warn!("cannot read the status: {e}");
+                    None
+                }
+                None => None,
+            })
+            .collect();
+        let mut last = self.last_status.lock().expect("status lock");
+        for status in fresh.iter().flatten() {
+            last.insert(status.profile.clone(), status.clone());
+        }
+        drop(last);
+        self.compose()
     }
 
-    /// The status from the last read, with the scheduler's live state (cheap: for progress).
+    /// The status from the last read, with the schedulers' live state (cheap: for progress).
     pub fn cached_status(&self) -> AppStatus {
-        let status = self.last_status.lock().expect("status lock").clone();
-        self.compose(status)
+        self.compose()
     }
 
-    fn compose(&self, status: Option<Status>) -> AppStatus {
-        let running = self.scheduler.running();
-        let paused = self.scheduler.paused();
+    fn compose(&self) -> AppStatus {
         let problem = self.config_problem.lock().expect("config lock").clone();
-        let facts = AppFacts {
-            setup_needed: self.scheduler.engine().is_none(),
-            config_problem: problem.as_deref(),
-            running: running.as_ref().map(|(a, p)| (*a, p.as_ref())),
-            paused,
+        let last = self.last_status.lock().expect("status lock").clone();
+        let profiles: Vec<ProfileStatus> = self
+            .schedulers()
+            .iter()
+            .map(|s| {
+                let name = profile_name(s).unwrap_or_default();
+                profile_status(s, last.get(&name).cloned(), name, problem.as_deref())
+            })
+            .collect();
+        // The first in the config's order among equals (`max_by_key` keeps the last).
+        let worst = profiles.iter().rev().max_by_key(|p| severity(p.view.state));
+        let summary = match worst {
+            Some(p) => {
+                let mut view = p.view.clone();
+                if profiles.len() > 1 {
+                    view.headline = format!("{}: {}", p.profile, view.headline);
+                }
+                ProfileStatus { view, ..p.clone() }
+            }
+            None => {
+                let facts = AppFacts { setup_needed: true, config_problem: problem.as_deref(), ..AppFacts::default() };
+                ProfileStatus {
+                    profile: String::new(),
+                    view: view::describe(None, &facts, chrono::Utc::now()),
+                    status: None,
+                    running: None,
+                    paused_until: None,
+                }
+            }
         };
         AppStatus {
-            view: view::describe(status.as_ref(), &facts, self.scheduler.now()),
-            status,
-            running: running.map(|(a, _)| a),
-            paused_until: paused.map(|p| match p {
-                Pause::Until(t) => t.to_rfc3339(),
-                Pause::Indefinitely => "indefinitely".into(),
-            }),
+            view: summary.view,
+            status: summary.status,
+            running: summary.running,
+            paused_until: summary.paused_until,
+            profile: worst.map(|p| p.profile.clone()),
+            profiles,
             autostart: self.login.enabled(),
             log_file: self.log_file(),
         }
     }
 }
 
-/// What `get_status` returns and `status-changed` carries: the words the tray and the
-/// window's header show, and the facts behind them.
+fn new_scheduler(engine: Option<Engine>, queue: &Arc<DestinationQueue>) -> Arc<Scheduler> {
+    Scheduler::sharing(engine, Arc::new(SystemClock), lifeboat::DEFAULT_RETRY_AFTER, Arc::clone(queue))
+}
+
+/// The name of the profile a scheduler runs.
+pub fn profile_name(scheduler: &Scheduler) -> Option<String> {
+    scheduler.engine().map(|e| e.profile().name.clone())
+}
+
+/// One profile's words and facts, from its last engine status and its scheduler now.
+fn profile_status(s: &Scheduler, status: Option<Status>, profile: String, problem: Option<&str>) -> ProfileStatus {
+    let running = s.running();
+    let paused = s.paused();
+    let facts = AppFacts {
+        setup_needed: s.engine().is_none(),
+        config_problem: problem,
+        running: running.as_ref().map(|(a, p)| (*a, p.as_ref())),
+        paused,
+    };
+    ProfileStatus {
+        view: view::describe(status.as_ref(), &facts, s.now()),
+        profile,
+        status,
+        running: running.map(|(a, _)| a),
+        paused_until: paused.map(|p| match p {
+            Pause::Until(t) => t.to_rfc3339(),
+            Pause::Indefinitely => "indefinitely".into(),
+        }),
+    }
+}
+
+/// How much a state asks for the user's eye: the tray shows the worst profile's.
+fn severity(state: State) -> u8 {
+    match state {
+        State::Protected => 0,
+        State::BackingUp => 1,
+        State::Paused => 2,
+        State::Setup => 3,
+        State::NeedsAttention => 4,
+    }
+}
+
+/// One profile's state: its words (the window's header when it is the one shown) and the
+/// facts behind them.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct AppStatus {
+pub struct ProfileStatus {
+    /// The profile's name: what commands take as `profile`.
+    pub profile: String,
     /// The state, its words and the running job's progress (`lifeboat::view::describe`).
     #[serde(flatten)]
     pub view: AppView,
-    /// The engine's status; `null` before setup (no profile) or when it cannot be read.
+    /// The engine's status; `null` when it cannot be read.
     pub status: Option<Status>,
     /// The job running now.
     pub running: Option<Activity>,
     /// When scheduled backups resume (RFC 3339), `"indefinitely"`, or `null` when not paused.
     pub paused_until: Option<String>,
+}
+
+/// What `get_status` returns and `status-changed` carries: every profile's state, and
+/// at the top the worst of them (what the tray shows: with several profiles its
+/// headline starts with the profile's name).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AppStatus {
+    /// The worst profile's state, its words and its running job's progress
+    /// (`lifeboat::view::describe`); "setup" before the first profile.
+    #[serde(flatten)]
+    pub view: AppView,
+    /// The worst profile's engine status; `null` before setup or when it cannot be read.
+    pub status: Option<Status>,
+    /// The job the worst profile runs now.
+    pub running: Option<Activity>,
+    /// When the worst profile's scheduled backups resume (RFC 3339), `"indefinitely"`,
+    /// or `null` when not paused.
+    pub paused_until: Option<String>,
+    /// The profile the fields above describe; `null` before setup.
+    pub profile: Option<String>,
+    /// Every profile, in the config's order.
+    pub profiles: Vec<ProfileStatus>,
     /// Whether Lifeboat starts at login.
     pub autostart: bool,
     /// The log file "Open log file" opens.

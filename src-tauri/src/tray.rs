@@ -1,11 +1,13 @@
-//! The tray icon and its menu: a status line, "Back up now", open, pause, launch at login.
+//! The tray icon and its menu: a status line (the worst profile's), "Back up now" (with
+//! several profiles a submenu: each profile, and "All"), open, open backup folder (with
+//! several, a submenu of each profile), pause, launch at login.
 //! A click acts through `api` (the scheduler); what it changes comes back to
 //! [`update`] from the events loop, never by a call from here.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tauri::image::Image;
-use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -15,17 +17,76 @@ use crate::api;
 use crate::state::{AppState, AppStatus};
 
 const TRAY_ID: &str = "lifeboat";
+/// Menu ids of the entries that act on a profile; in a submenu, a profile's item is
+/// `ID:NAME` and "All" is `ID_all`.
+const BACKUP_NOW: &str = "backup_now";
+const OPEN_FOLDER: &str = "open_folder";
 
-/// The menu items whose text or state follows the status.
-struct TrayHandles<R: Runtime> {
-    icon: TrayIcon<R>,
+/// An entry that acts on a profile: one item for one profile; with several, a submenu of
+/// each profile (and "All" when it has one).
+enum PerProfile<R: Runtime> {
+    One(MenuItem<R>),
+    Several { menu: Submenu<R>, profiles: Vec<(String, MenuItem<R>)>, all: Option<MenuItem<R>> },
+}
+
+impl<R: Runtime> PerProfile<R> {
+    fn build(app: &AppHandle<R>, id: &str, label: &str, profiles: &[String], all: bool) -> tauri::Result<Self> {
+        if profiles.len() < 2 {
+            return Ok(PerProfile::One(MenuItem::with_id(app, id, label, true, None::<&str>)?));
+        }
+        let items = profiles
+            .iter()
+            .map(|name| Ok((name.clone(), MenuItem::with_id(app, format!("{id}:{name}"), name, true, None::<&str>)?)))
+            .collect::<tauri::Result<Vec<_>>>()?;
+        let all =
+            if all { Some(MenuItem::with_id(app, format!("{id}_all"), "All", true, None::<&str>)?) } else { None };
+        let separator = PredefinedMenuItem::separator(app)?;
+        let mut entries: Vec<&dyn IsMenuItem<R>> = items.iter().map(|(_, i)| i as &dyn IsMenuItem<R>).collect();
+        if let Some(all) = &all {
+            entries.extend([&separator as &dyn IsMenuItem<R>, all]);
+        }
+        let menu = Submenu::with_id_and_items(app, format!("{id}_menu"), label, true, &entries)?;
+        Ok(PerProfile::Several { menu, profiles: items, all })
+    }
+
+    /// The item, or the submenu, to put in the menu.
+    fn entry(&self) -> &dyn IsMenuItem<R> {
+        match self {
+            PerProfile::One(item) => item,
+            PerProfile::Several { menu, .. } => menu,
+        }
+    }
+
+    /// Enables the single item when `one`, each profile's when `each(name)`, "All" when `all`.
+    fn set_enabled(&self, one: bool, each: impl Fn(&str) -> bool, all: bool) -> Vec<tauri::Result<()>> {
+        match self {
+            PerProfile::One(item) => vec![item.set_enabled(one)],
+            PerProfile::Several { profiles, all: all_item, .. } => {
+                let mut results: Vec<_> = profiles.iter().map(|(name, item)| item.set_enabled(each(name))).collect();
+                results.extend(all_item.iter().map(|item| item.set_enabled(all)));
+                results
+            }
+        }
+    }
+}
+
+/// The menu items whose text or state follows the status, and the profiles the menu was
+/// built for (a new profile rebuilds it).
+struct TrayMenu<R: Runtime> {
+    profiles: Vec<String>,
     status: MenuItem<R>,
-    backup_now: MenuItem<R>,
-    open_folder: MenuItem<R>,
+    backup_now: PerProfile<R>,
+    open_folder: PerProfile<R>,
     pause_hour: MenuItem<R>,
     pause_indefinitely: MenuItem<R>,
     resume: MenuItem<R>,
     launch_at_login: CheckMenuItem<R>,
+}
+
+/// The tray icon and its current menu.
+struct TrayHandles<R: Runtime> {
+    icon: TrayIcon<R>,
+    menu: Mutex<TrayMenu<R>>,
 }
 
 fn icon_for(state: State) -> Image<'static> {
@@ -38,12 +99,17 @@ fn icon_for(state: State) -> Image<'static> {
     Image::from_bytes(bytes).expect("tray icons are valid PNGs")
 }
 
-/// Builds the tray icon and its menu for the current status.
-pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Result<()> {
+fn profile_names(status: &AppStatus) -> Vec<String> {
+    status.profiles.iter().map(|p| p.profile.clone()).collect()
+}
+
+/// Builds the menu for the profiles of `status`.
+fn build_menu<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Result<(Menu<R>, TrayMenu<R>)> {
+    let profiles = profile_names(status);
     let status_item = MenuItem::with_id(app, "status", &status.view.headline, false, None::<&str>)?;
-    let backup_now = MenuItem::with_id(app, "backup_now", "Back up now", true, None::<&str>)?;
+    let backup_now = PerProfile::build(app, BACKUP_NOW, "Back up now", &profiles, true)?;
     let open = MenuItem::with_id(app, "open", "Open Lifeboat", true, None::<&str>)?;
-    let open_folder = MenuItem::with_id(app, "open_folder", "Open backup folder", true, None::<&str>)?;
+    let open_folder = PerProfile::build(app, OPEN_FOLDER, "Open backup folder", &profiles, false)?;
     let pause_hour = MenuItem::with_id(app, "pause_hour", "For 1 hour", true, None::<&str>)?;
     let pause_indefinitely = MenuItem::with_id(app, "pause_indefinitely", "Until resumed", true, None::<&str>)?;
     let resume = MenuItem::with_id(app, "resume", "Resume", false, None::<&str>)?;
@@ -62,9 +128,9 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
         &[
             &status_item,
             &PredefinedMenuItem::separator(app)?,
-            &backup_now,
+            backup_now.entry(),
             &open,
-            &open_folder,
+            open_folder.entry(),
             &PredefinedMenuItem::separator(app)?,
             &pause,
             &launch_at_login,
@@ -72,15 +138,8 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
             &quit,
         ],
     )?;
-    let icon = TrayIconBuilder::with_id(TRAY_ID)
-        .icon(icon_for(status.view.state))
-        .tooltip(format!("Lifeboat: {}", status.view.headline))
-        .menu(&menu)
-        .show_menu_on_left_click(true)
-        .on_menu_event(on_menu_event)
-        .build(app)?;
-    let handles = TrayHandles {
-        icon,
+    let handles = TrayMenu {
+        profiles,
         status: status_item,
         backup_now,
         open_folder,
@@ -89,6 +148,20 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
         resume,
         launch_at_login,
     };
+    Ok((menu, handles))
+}
+
+/// Builds the tray icon and its menu for the current status.
+pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Result<()> {
+    let (menu, items) = build_menu(app, status)?;
+    let icon = TrayIconBuilder::with_id(TRAY_ID)
+        .icon(icon_for(status.view.state))
+        .tooltip(format!("Lifeboat: {}", status.view.headline))
+        .menu(&menu)
+        .show_menu_on_left_click(true)
+        .on_menu_event(on_menu_event)
+        .build(app)?;
+    let handles = TrayHandles { icon, menu: Mutex::new(items) };
     handles.show(status);
     app.manage(handles);
     Ok(())
@@ -96,48 +169,101 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
 
 impl<R: Runtime> TrayHandles<R> {
     fn show(&self, status: &AppStatus) {
-        let configured = status.view.state != State::Setup;
-        let paused = status.paused_until.is_some();
-        let results = [
+        let mut results = vec![
             self.icon.set_icon(Some(icon_for(status.view.state))),
             self.icon.set_tooltip(Some(format!("Lifeboat: {}", status.view.headline))),
-            self.status.set_text(&status.view.headline),
-            self.backup_now.set_enabled(configured && status.running.is_none()),
-            self.open_folder.set_enabled(configured),
-            self.pause_hour.set_enabled(configured),
-            self.pause_indefinitely.set_enabled(configured && status.paused_until.as_deref() != Some("indefinitely")),
-            self.resume.set_enabled(paused),
-            self.launch_at_login.set_checked(status.autostart),
         ];
+        let menu = self.menu.lock().unwrap_or_else(|e| e.into_inner());
+        results.extend(menu.show(status));
         for e in results.into_iter().filter_map(Result::err) {
             tracing::warn!("cannot update the tray: {e}");
         }
     }
 }
 
-/// Shows `status` in the tray: icon, status line, enabled items.
-pub fn update<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) {
-    if let Some(handles) = app.try_state::<TrayHandles<R>>() {
-        handles.show(status);
+impl<R: Runtime> TrayMenu<R> {
+    fn show(&self, status: &AppStatus) -> Vec<tauri::Result<()>> {
+        let configured = status.view.state != State::Setup;
+        let idle = |name: &str| status.profiles.iter().any(|p| p.profile == name && p.running.is_none());
+        let any_paused = status.profiles.iter().any(|p| p.paused_until.is_some());
+        let all_paused_indefinitely = !status.profiles.is_empty()
+            && status.profiles.iter().all(|p| p.paused_until.as_deref() == Some("indefinitely"));
+        let mut results = vec![
+            self.status.set_text(&status.view.headline),
+            self.pause_hour.set_enabled(configured),
+            self.pause_indefinitely.set_enabled(configured && !all_paused_indefinitely),
+            self.resume.set_enabled(any_paused),
+            self.launch_at_login.set_checked(status.autostart),
+        ];
+        let any_idle = status.profiles.iter().any(|p| p.running.is_none());
+        results.extend(self.backup_now.set_enabled(configured && status.running.is_none(), idle, any_idle));
+        results.extend(self.open_folder.set_enabled(configured, |_| true, true));
+        results
     }
+}
+
+/// Shows `status` in the tray: icon, status line, enabled items; a menu built for other
+/// profiles than `status` has (one was added) is built again.
+pub fn update<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) {
+    let Some(handles) = app.try_state::<TrayHandles<R>>() else { return };
+    let stale = handles.menu.lock().unwrap_or_else(|e| e.into_inner()).profiles != profile_names(status);
+    if stale {
+        match build_menu(app, status) {
+            Ok((menu, items)) => {
+                if let Err(e) = handles.icon.set_menu(Some(menu)) {
+                    tracing::warn!("cannot update the tray menu: {e}");
+                }
+                *handles.menu.lock().unwrap_or_else(|e| e.into_inner()) = items;
+            }
+            Err(e) => tracing::warn!("cannot build the tray menu: {e}"),
+        }
+    }
+    handles.show(status);
 }
 
 fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     let id = event.id().as_ref();
     tracing::info!("tray: {id}");
     let state = Arc::clone(&app.state::<Arc<AppState>>());
+    if let Some(profile) = id.strip_prefix(BACKUP_NOW).and_then(|rest| rest.strip_prefix(':')) {
+        let profile = profile.to_string();
+        tauri::async_runtime::spawn(async move {
+            if let Err(e) = api::backup_now(&state, Some(&profile)).await {
+                tracing::warn!("back up now ({profile}): {e}");
+            }
+        });
+        return;
+    }
+    if let Some(profile) = id.strip_prefix(OPEN_FOLDER).and_then(|rest| rest.strip_prefix(':')) {
+        let profile = profile.to_string();
+        std::thread::spawn(move || {
+            if let Err(e) = api::open_backup_folder(&state, Some(&profile), None) {
+                tracing::warn!("open backup folder ({profile}): {e}");
+            }
+        });
+        return;
+    }
     match id {
         "backup_now" => {
             tauri::async_runtime::spawn(async move {
-                if let Err(e) = api::backup_now(&state).await {
+                if let Err(e) = api::backup_now(&state, None).await {
                     tracing::warn!("back up now: {e}");
+                }
+            });
+        }
+        "backup_now_all" => {
+            tauri::async_runtime::spawn(async move {
+                for (profile, outcome) in api::backup_all(&state).await {
+                    if let Err(e) = outcome {
+                        tracing::warn!("back up now ({profile}): {e}");
+                    }
                 }
             });
         }
         "open" => crate::window::show(app),
         "open_folder" => {
             std::thread::spawn(move || {
-                if let Err(e) = api::open_backup_folder(&state, None) {
+                if let Err(e) = api::open_backup_folder(&state, None, None) {
                     tracing::warn!("open backup folder: {e}");
                 }
             });
@@ -145,13 +271,17 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         "pause_hour" | "pause_indefinitely" => {
             let hours = (id == "pause_hour").then_some(1.0);
             std::thread::spawn(move || {
-                if let Err(e) = api::pause_backups(&state, hours) {
+                if let Err(e) = api::pause_backups(&state, None, hours) {
                     tracing::warn!("pause: {e}");
                 }
             });
         }
         "resume" => {
-            std::thread::spawn(move || api::resume_backups(&state));
+            std::thread::spawn(move || {
+                if let Err(e) = api::resume_backups(&state, None) {
+                    tracing::warn!("resume: {e}");
+                }
+            });
         }
         "launch_at_login" => {
             std::thread::spawn(move || {

@@ -48,13 +48,13 @@ fn status_before_and_after_setup() {
     let before = api::get_status(&state);
     assert_eq!(before.view.state, State::Setup);
     assert!(before.status.is_none());
-    let settings = api::get_settings(&state);
+    let settings = api::get_settings(&state, None);
     assert!(!settings.configured && settings.profile.is_none());
     assert!(settings.launch_at_login, "the setup form offers launch at login, on");
     assert!(!api::get_autostart(&state));
 
     std::fs::create_dir_all(sb.destination.parent().unwrap()).unwrap();
-    let saved = api::save_settings(&state, settings_for(&sb)).unwrap();
+    let saved = api::save_settings(&state, None, settings_for(&sb)).unwrap();
     assert!(saved.configured);
     let profile = saved.profile.unwrap();
     assert_eq!(profile.name, "DrumGen Scorer", "name taken from the source folder");
@@ -69,17 +69,17 @@ fn status_before_and_after_setup() {
     assert!(after.view.headline.starts_with("No backup yet"), "{}", after.view.headline);
     let status = after.status.unwrap();
     assert_eq!(status.destination, sb.destination);
-    assert!(state.scheduler.due_now(), "a new profile is due at once");
+    assert!(state.scheduler(None).unwrap().due_now(), "a new profile is due at once");
 
     // The saved config is what a restart loads.
     let reloaded = app_state(&sb);
-    assert_eq!(api::get_settings(&reloaded).profile.unwrap().source, sb.data.root);
+    assert_eq!(api::get_settings(&reloaded, None).profile.unwrap().source, sb.data.root);
 
     // A later save applies the switch as given.
     let mut off = settings_for(&sb);
     off.launch_at_login = false;
     off.notify_on_success = true;
-    let saved = api::save_settings(&state, off).unwrap();
+    let saved = api::save_settings(&state, None, off).unwrap();
     assert!(!saved.launch_at_login && saved.notify_on_success);
     assert!(!api::get_autostart(&state));
 }
@@ -91,7 +91,7 @@ fn invalid_settings_name_the_field() {
 
     let mut s = settings_for(&sb);
     s.profile.as_mut().unwrap().destination = sb.root.path().join("no such drive/Backups/app");
-    let e = api::save_settings(&state, s).unwrap_err();
+    let e = api::save_settings(&state, None, s).unwrap_err();
     assert_eq!(e.kind.as_str(), "destination_unavailable");
     assert_eq!(e.field.as_deref(), Some("destination"));
     assert!(e.message.contains("no such drive"), "{}", e.message);
@@ -111,7 +111,7 @@ fn invalid_settings_name_the_field() {
     for (field, spoil) in cases {
         let mut s = settings_for(&sb);
         spoil(s.profile.as_mut().unwrap());
-        let e = api::save_settings(&state, s).unwrap_err();
+        let e = api::save_settings(&state, None, s).unwrap_err();
         assert_eq!(e.field.as_deref(), Some(field), "{e:?}");
     }
     assert!(!sb.config.exists(), "nothing saved after refused settings");
@@ -125,7 +125,7 @@ async fn backup_now_creates_a_backup_that_list_and_history_show() {
     let state = app_state(&sb);
     assert!(sb.backups().is_empty());
 
-    let outcome = api::backup_now(&state).await.unwrap();
+    let outcome = api::backup_now(&state, None).await.unwrap();
     let BackupOutcome::Created { backup } = outcome else { panic!("a manual backup is always made") };
     assert_eq!(sb.backups(), vec![backup.name.clone()]);
     assert!(backup.path.join("drumgen.db").is_file());
@@ -133,23 +133,23 @@ async fn backup_now_creates_a_backup_that_list_and_history_show() {
     assert_eq!(backup.totals.databases, 1);
     assert_eq!(backup.databases[0].tables[0].rows as i64, common::DB_ROWS, "rows in the -wal included");
 
-    let list = api::list_backups(&state).unwrap();
+    let list = api::list_backups(&state, None).unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].name, backup.name);
     assert_eq!(list[0].kind, BackupKind::Backup);
     assert_eq!(list[0].trigger, Trigger::Manual);
 
-    let history = api::get_history(&state, 10).unwrap();
+    let history = api::get_history(&state, None, 10).unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].backup.as_deref(), Some(backup.name.as_str()));
 
     let status = api::get_status(&state);
     assert_eq!(status.view.state, State::Protected, "{status:?}");
     assert!(status.view.headline.starts_with("Last backup just now · next in 12 h"), "{}", status.view.headline);
-    assert_eq!(api::backup_folder(&state, Some(&backup.name)).unwrap(), backup.path);
-    assert!(api::backup_folder(&state, Some("../etc")).is_err());
+    assert_eq!(api::backup_folder(&state, None, Some(&backup.name)).unwrap(), backup.path);
+    assert!(api::backup_folder(&state, None, Some("../etc")).is_err());
 
-    let report = api::verify_backup(&state, backup.name.clone()).await.unwrap();
+    let report = api::verify_backup(&state, None, backup.name.clone()).await.unwrap();
     assert!(report.ok, "{report:?}");
 }
 
@@ -159,8 +159,8 @@ async fn a_missing_destination_fails_with_its_cause() {
     sb.write_config();
     let state = app_state(&sb);
     std::fs::remove_dir_all(sb.destination.parent().unwrap()).unwrap();
-    let mut events = state.scheduler.subscribe();
-    let e = api::backup_now(&state).await.unwrap_err();
+    let mut events = state.scheduler(None).unwrap().subscribe();
+    let e = api::backup_now(&state, None).await.unwrap_err();
     assert_eq!(e.kind.as_str(), "destination_unavailable", "{e:?}");
     let status = api::get_status(&state);
     assert_eq!(status.view.state, State::NeedsAttention);
@@ -184,25 +184,25 @@ fn pause_and_resume() {
     let sb = Sandbox::new();
     sb.write_config();
     let state = app_state(&sb);
-    assert!(state.scheduler.due_now());
+    assert!(state.scheduler(None).unwrap().due_now());
 
-    let paused = api::pause_backups(&state, Some(1.0)).unwrap();
+    let paused = api::pause_backups(&state, None, Some(1.0)).unwrap();
     assert_eq!(paused.view.state, State::Paused);
     assert!(paused.view.headline.starts_with("Paused for 1 h"), "{}", paused.view.headline);
     let until = chrono::DateTime::parse_from_rfc3339(paused.paused_until.as_deref().unwrap()).unwrap();
     let left = until.with_timezone(&chrono::Utc) - chrono::Utc::now();
     assert!(left > chrono::Duration::minutes(59) && left <= chrono::Duration::hours(1), "{left}");
-    assert!(!state.scheduler.due_now(), "no scheduled backup while paused");
+    assert!(!state.scheduler(None).unwrap().due_now(), "no scheduled backup while paused");
 
-    let paused = api::pause_backups(&state, None).unwrap();
+    let paused = api::pause_backups(&state, None, None).unwrap();
     assert_eq!(paused.paused_until.as_deref(), Some("indefinitely"));
-    assert_eq!(state.scheduler.paused(), Some(Pause::Indefinitely));
-    assert!(api::pause_backups(&state, Some(-2.0)).is_err());
+    assert_eq!(state.scheduler(None).unwrap().paused(), Some(Pause::Indefinitely));
+    assert!(api::pause_backups(&state, None, Some(-2.0)).is_err());
 
-    let resumed = api::resume_backups(&state);
+    let resumed = api::resume_backups(&state, None).unwrap();
     assert_ne!(resumed.view.state, State::Paused);
     assert_eq!(resumed.paused_until, None);
-    assert!(state.scheduler.due_now());
+    assert!(state.scheduler(None).unwrap().due_now());
 }
 
 #[test]

@@ -594,3 +594,103 @@ async fn save_a_copy_of_a_folder_into_an_empty_folder() {
 
     app.quit().await;
 }
+
+/// Selects profile `name` in the switcher, as a user picking it from the list does.
+async fn switch_profile(app: &App, name: &str) {
+    app.js(
+        "const s = document.querySelector('#profile-select'); s.value = arguments[0];
+         s.dispatchEvent(new Event('change', { bubbles: true })); return null;",
+        &[json!(name)],
+    )
+    .await;
+}
+
+/// The backup cards shown, once the header names profile `name` as protected and the
+/// list shows `cards` cards (and, when given, exactly `names`: a switch reloads the list).
+async fn showing(app: &App, name: &str, cards: usize, names: Option<&[String]>) -> Vec<String> {
+    let v = app
+        .wait_js(
+            &format!("profile {name} with {cards} card(s) {names:?}"),
+            "const cards = [...document.querySelectorAll('#backup-list .backup-card')].map((c) => c.dataset.name);
+             const shown = document.querySelector('#profile-name')?.textContent;
+             const state = document.querySelector('#health')?.dataset.state;
+             const exact = arguments[2] === null || JSON.stringify(cards) === JSON.stringify(arguments[2]);
+             return shown === arguments[0] && state === 'protected' && cards.length === arguments[1] && exact
+               ? cards : null;",
+            &[json!(name), json!(cards), json!(names)],
+        )
+        .await;
+    serde_json::from_value(v).unwrap()
+}
+
+#[tokio::test]
+async fn add_a_second_profile_and_switch_between_them() {
+    let sb = sandbox();
+    let mut app = App::launch(&sb, "profiles").await;
+    let first = set_up(&mut app, &sb).await;
+    assert_eq!(app.attr("#profiles", "data-count").await.as_deref(), Some("1"));
+    // The tray, as a desktop panel sees it: one profile, a plain "Back up now".
+    let tray = common::dbusmenu::TrayHost::on(app.bus_address(), || {});
+    let root = tray.wait("the tray menu", |root| root.find("Back up now").is_some());
+    assert!(root.find("Back up now").unwrap().children.is_empty(), "{:?}", root.labels());
+
+    // "Add profile": the same form, with a name; the new profile backs up at once.
+    let other = common::seed::AppData::create(&sb.root.path().join(common::SECOND_NAME), common::SECOND);
+    let other_dest = sb.drive.join("Field Recorder backups");
+    app.click("#add-profile").await;
+    app.wait_visible("#setup-form #name").await;
+    assert_eq!(app.text("#setup-title").await.as_deref(), Some("Add a profile"));
+    app.type_into("#name", common::SECOND_NAME).await;
+    app.type_into("#source", path(&other.root)).await;
+    app.type_into("#destination", path(&other_dest)).await;
+    app.shot("add-profile").await;
+    app.click("#setup-save").await;
+    let second = showing(&app, common::SECOND_NAME, 1, None).await;
+    assert_eq!(common::folders_in(&other_dest, "backup_"), second, "its backup is in its own destination");
+    assert_eq!(sb.backups(), vec![first.clone()], "the first profile's destination has only its own");
+    let config = lifeboat::Config::load(&sb.config).unwrap();
+    let names: Vec<&str> = config.profiles.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, [APP_DIR, common::SECOND_NAME]);
+    assert_eq!(config.profiles[0].include, vec![DB_NAME, AUDIO, ILLUGEN], "the first profile is kept as it was");
+    assert_eq!(app.attr("#profiles", "data-count").await.as_deref(), Some("2"));
+    // The tray's menu was built again: "Back up now" is now a submenu of both, and All.
+    let root = tray.wait("a Back up now submenu of both profiles", |root| {
+        root.find("Back up now").is_some_and(|b| b.children.iter().any(|c| c.label == "All"))
+    });
+    let entries: Vec<&str> = root.find("Back up now").unwrap().children.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(entries, [APP_DIR, common::SECOND_NAME, "", "All"], "{:?}", root.labels());
+    let card_counts_second = app.text(&format!("{} .files-count[data-item=\"{AUDIO}\"]", card(&second[0]))).await;
+    assert_eq!(card_counts_second.as_deref(), Some(common::SECOND.audio_files.to_string().as_str()));
+    app.shot("second-profile").await;
+
+    // Switching shows each profile's own header, cards and settings.
+    switch_profile(&app, APP_DIR).await;
+    showing(&app, APP_DIR, 1, Some(std::slice::from_ref(&first))).await;
+    assert_eq!(card_counts(&app, &first).await, expected_counts(DB_ROWS));
+    app.click("#tab-settings").await;
+    app.wait_js(
+        "the first profile's settings",
+        "return document.querySelector('#source')?.value === arguments[0] ? true : null",
+        &[json!(path(&sb.data.root))],
+    )
+    .await;
+    app.click("#tab-backups").await;
+    app.shot("switched-to-first").await;
+
+    // Back up now acts on the profile shown.
+    app.click("#backup-now").await;
+    let cards = showing(&app, APP_DIR, 2, None).await;
+    assert_eq!(cards[1], first);
+    assert_eq!(common::folders_in(&other_dest, "backup_"), second, "the other profile did not back up");
+
+    switch_profile(&app, common::SECOND_NAME).await;
+    showing(&app, common::SECOND_NAME, 1, Some(&second)).await;
+    app.click("#tab-settings").await;
+    app.wait_js(
+        "the second profile's settings",
+        "return document.querySelector('#source')?.value === arguments[0] ? true : null",
+        &[json!(path(&other.root))],
+    )
+    .await;
+    app.quit().await;
+}

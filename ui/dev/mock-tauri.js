@@ -172,11 +172,16 @@ function appStatus() {
   const nextBackup = pausedUntil === 'indefinitely' ? 'Paused until you resume'
     : pausedUntil ? `Paused until ${new Date(pausedUntil).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}`
       : running === 'backup' ? 'Now' : null;
-  return {
-    state, title, headline, alert, next_backup: nextBackup, status: s, progress, running,
-    paused_until: pausedUntil, autostart, log_file: LOG,
+  const one = {
+    state, title, headline, alert, next_backup: nextBackup, status: s, progress, running, paused_until: pausedUntil,
   };
+  // One profile in the preview (the app sends every profile, the worst at the top).
+  const profiles = s ? [{ profile: s.profile, ...one }, ...extraProfiles] : [];
+  return { ...one, profile: s?.profile ?? null, profiles, autostart, log_file: LOG };
 }
+
+/** Profiles added in the preview: shown in the switcher, always protected. */
+let extraProfiles = [];
 
 // ---- events ----
 
@@ -354,6 +359,16 @@ const commands = {
     // The real scheduler backs up at once when no backup exists yet.
     if (firstRun) setTimeout(() => runBackup('startup').catch(() => {}), 1500);
     return settings;
+  },
+  add_profile: ({ settings: next }) => {
+    validate(next);
+    const name = next.profile?.name || 'New profile';
+    extraProfiles.push({
+      profile: name, state: 'protected', title: 'Protected', headline: 'Last backup just now', alert: null,
+      next_backup: null, status: null, progress: null, running: null, paused_until: null,
+    });
+    changed();
+    return { ...next, configured: true };
   },
   pick_folder: ({ start } = {}) => window.prompt('Mock folder picker: type a folder path', start ?? '/home/ana') || null,
   get_autostart: () => autostart,

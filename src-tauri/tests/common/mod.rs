@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod bus;
+pub mod dbusmenu;
 pub mod seed;
 
 use std::ffi::OsString;
@@ -24,6 +25,11 @@ pub const DATA: Shape =
     Shape { rows: 120, rows_in_wal: 59, audio_files: 40, notes: 12, nested: true, illugen_files: 73 };
 pub const DB_ROWS: i64 = DATA.rows;
 pub const AUDIO_FILES: usize = DATA.audio_files;
+
+/// The second profile's data ([`Sandbox::add_second_profile`]): small, another app.
+pub const SECOND: Shape = Shape { rows: 20, rows_in_wal: 5, audio_files: 6, notes: 2, nested: false, illugen_files: 7 };
+/// The second profile's name, and its data folder's.
+pub const SECOND_NAME: &str = "Field Recorder";
 
 /// The folder names the app's user would see; spaces on purpose.
 pub const DRIVE: &str = "Backup drive";
@@ -96,18 +102,26 @@ impl Sandbox {
         fs::write(&self.config, text).unwrap();
     }
 
+    /// Appends a second profile to the config ([`Sandbox::write_config`] first): another
+    /// app's data ([`SECOND`]) in `<root>/Field Recorder`, backed up to its own folder on
+    /// the drive, or to `destination` when given (a shared one).
+    pub fn add_second_profile(&self, destination: Option<&std::path::Path>) -> SecondProfile {
+        let data = AppData::create(&self.root.path().join(SECOND_NAME), SECOND);
+        let destination = destination.map_or_else(|| self.drive.join("Field Recorder backups"), |d| d.to_path_buf());
+        let text = format!(
+            "\n[[profile]]\nname = \"{SECOND_NAME}\"\nsource = {:?}\ndestination = {:?}\nevery_hours = 12\nkeep = 5\n",
+            data.root.display().to_string(),
+            destination.display().to_string()
+        );
+        let mut config = fs::read_to_string(&self.config).expect("write_config first");
+        config.push_str(&text);
+        fs::write(&self.config, config).unwrap();
+        SecondProfile { data, destination }
+    }
+
     /// Names of the folders in the destination starting with `prefix`, sorted.
     pub fn folders(&self, prefix: &str) -> Vec<String> {
-        let mut names: Vec<String> = match fs::read_dir(&self.destination) {
-            Ok(entries) => entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(prefix))
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        names.sort();
-        names
+        folders_in(&self.destination, prefix)
     }
 
     /// Complete backups in the destination (`backup_*`), sorted by name.
@@ -150,6 +164,33 @@ impl Sandbox {
         let child = cmd.spawn().expect("start lifeboat-app");
         AppProcess { child, started, stderr: self.root.path().join("app.err") }
     }
+}
+
+/// A second profile's data and destination ([`Sandbox::add_second_profile`]).
+pub struct SecondProfile {
+    pub data: AppData,
+    pub destination: PathBuf,
+}
+
+impl SecondProfile {
+    /// Complete backups in its destination, sorted by name.
+    pub fn backups(&self) -> Vec<String> {
+        folders_in(&self.destination, "backup_")
+    }
+}
+
+/// Names of the folders in `dir` starting with `prefix`, sorted.
+pub fn folders_in(dir: &std::path::Path, prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = match fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(prefix))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
 }
 
 /// The running app; killed when dropped.

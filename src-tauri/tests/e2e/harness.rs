@@ -103,7 +103,7 @@ pub struct App {
     driver_log: PathBuf,
     app_logs: PathBuf,
     _driver: Group,
-    _bus: PrivateBus,
+    bus: PrivateBus,
 }
 
 impl App {
@@ -163,7 +163,7 @@ impl App {
             driver_log,
             app_logs,
             _driver: driver,
-            _bus: bus,
+            bus,
         };
         app.wait_js("the window's UI", "return document.querySelector('#state') ? true : null", &[]).await;
         app
@@ -171,6 +171,11 @@ impl App {
 
     /// Ends the WebDriver session (the driver closes the app; the process groups go on drop)
     /// and says how long the test took.
+    /// The address of the app's private session bus (for a test-owned tray host).
+    pub fn bus_address(&self) -> &str {
+        &self.bus.address
+    }
+
     pub async fn quit(self) {
         let _ = tokio::time::timeout(Duration::from_secs(10), self.client.clone().close()).await;
         println!("[{}] done after {:.1} s", self.test, self.test_started.elapsed().as_secs_f64());
