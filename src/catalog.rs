@@ -177,17 +177,34 @@ pub fn backup_dir(destination: &Path, name: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Removes staging and half-deleted folders left by an interrupted run; returns them.
-/// Call only while holding the destination lock.
+/// Removes staging and half-deleted folders left by an interrupted run, and safety
+/// snapshots rotation set aside; returns them. Call only while holding the destination
+/// lock.
 ///
 /// # Errors
 /// The destination cannot be read, or a leftover cannot be removed.
 pub fn remove_leftovers(destination: &Path) -> Result<Vec<PathBuf>> {
+    remove_leftovers_where(destination, layout::is_destination_leftover)
+}
+
+/// Removes only the staging folders of interrupted runs (`.<name>.partial`), leaving
+/// folders set aside for deletion to the next backup: what a restore, which a user
+/// waits for, cleans up. Call only while holding the destination lock.
+///
+/// # Errors
+/// As [`remove_leftovers`].
+pub fn remove_staging_leftovers(destination: &Path) -> Result<Vec<PathBuf>> {
+    remove_leftovers_where(destination, |name| {
+        layout::is_destination_leftover(name) && !name.ends_with(layout::DELETING_SUFFIX)
+    })
+}
+
+fn remove_leftovers_where(destination: &Path, leftover: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for entry in fs::read_dir(destination).at("read", destination)? {
         let entry = entry.at("read", destination)?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if layout::is_destination_leftover(&name) && entry.path().is_dir() {
+        if leftover(&name) && entry.path().is_dir() {
             tracing::info!("removing leftover of an interrupted run: {}", entry.path().display());
             fs::remove_dir_all(entry.path()).at("remove leftover", entry.path())?;
             removed.push(entry.path());
@@ -202,6 +219,11 @@ pub fn remove_leftovers(destination: &Path) -> Result<Vec<PathBuf>> {
 /// skipped while newer ones are partial. Call only while holding the destination lock.
 /// Returns the names deleted.
 ///
+/// Safety snapshots ([`BackupKind::PreRestore`]) are only set aside (renamed to
+/// `.<name>.deleting`, out of every listing) and deleted by the next backup's
+/// [`remove_leftovers`]: a restore, which a user waits for, does not wait for the
+/// removal of tens of thousands of links.
+///
 /// # Errors
 /// Listing the destination or removing a backup failing (what was removed stays removed).
 pub fn rotate_keeping(destination: &Path, kind: BackupKind, limit: usize, protect: &[&str]) -> Result<Vec<String>> {
@@ -215,7 +237,12 @@ pub fn rotate_keeping(destination: &Path, kind: BackupKind, limit: usize, protec
         if protect.contains(&old.name.as_str()) || newest_whole == Some(old.name.as_str()) {
             continue;
         }
-        fsx::remove_tree_safely(&old.path, &layout::deleting_name(&old.name))?;
+        if kind == BackupKind::PreRestore {
+            let aside = destination.join(layout::deleting_name(&old.name));
+            fs::rename(&old.path, &aside).at("set aside for removal", &old.path)?;
+        } else {
+            fsx::remove_tree_safely(&old.path, &layout::deleting_name(&old.name))?;
+        }
         tracing::info!("rotated away {}", old.name);
         deleted.push(old.name.clone());
     }

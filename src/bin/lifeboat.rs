@@ -545,8 +545,8 @@ fn diff(engine: &Engine, name: &str, other: Option<&str>, json: bool) -> Result<
 
 fn restore(engine: &Engine, request: &RestoreRequest, yes: bool, json: bool) -> Result<ExitCode> {
     let name = &request.name;
-    let plan = engine.preview(request)?;
     if !yes {
+        let plan = engine.preview(request)?;
         if !std::io::stdin().is_terminal() {
             return Err(Error::Refused {
                 message: format!(

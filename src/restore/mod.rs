@@ -143,7 +143,7 @@ pub fn restore(
     damaged: &[String],
 ) -> Result<RestoreReport> {
     let _lock = DestinationLock::acquire(&profile.destination, "a restore")?;
-    catalog::remove_leftovers(&profile.destination)?;
+    catalog::remove_staging_leftovers(&profile.destination)?;
     if let Some(journal) = read_journal(&profile.destination)? {
         if journal.request != *request {
             tracing::warn!("finishing the interrupted restore of {} first", journal.request.name);
