@@ -356,17 +356,35 @@ impl Config {
         Ok(config)
     }
 
-    /// Validates every profile and that their names differ.
+    /// Validates every profile, that their names differ, and that no two share a
+    /// destination folder: a destination's backups, their names (`backup_<time>`) and
+    /// its rotation belong to one profile, so another profile's `keep` could otherwise
+    /// delete them.
     ///
     /// # Errors
-    /// The first wrong setting, or [`Error::Profile`] for a repeated name.
+    /// The first wrong setting, [`Error::Profile`] for a repeated name, or a `destination`
+    /// setting error for a shared destination.
     pub fn validate(&self) -> Result<()> {
         let mut names = std::collections::HashSet::new();
+        let mut destinations: Vec<(PathBuf, &str)> = Vec::new();
         for p in &self.profiles {
             p.validate()?;
             if !names.insert(p.name.as_str()) {
                 return Err(Error::Profile { message: format!("two profiles are named \"{}\"", p.name) });
             }
+            let dest = resolve_lexically(&p.destination);
+            if let Some((_, other)) = destinations.iter().find(|(d, _)| *d == dest) {
+                return Err(Error::setting(
+                    "destination",
+                    format!(
+                        "profile \"{}\": destination {} is already profile \"{other}\"'s — give each profile a folder of its own, e.g. {}",
+                        p.name,
+                        p.destination.display(),
+                        p.destination.join(&p.name).display()
+                    ),
+                ));
+            }
+            destinations.push((dest, p.name.as_str()));
         }
         Ok(())
     }
@@ -445,6 +463,30 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config> {
         Config::parse(text, Path::new("/tmp/config.toml"))
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn two_profiles_cannot_share_a_destination_folder() {
+        let two = |a: &str, b: &str| {
+            format!(
+                "[[profile]]\nname = \"A\"\nsource = \"/data/a\"\ndestination = \"{a}\"\n\
+                 [[profile]]\nname = \"B\"\nsource = \"/data/b\"\ndestination = \"{b}\"\n"
+            )
+        };
+        // The same folder, spelt differently or reached through a symlink.
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, tmp.path().join("link")).unwrap();
+        let (real, link) = (real.display().to_string(), tmp.path().join("link").display().to_string());
+        for (a, b) in [("/backups", "/backups"), ("/backups", "/backups/"), (real.as_str(), link.as_str())] {
+            let e = parse(&two(a, b)).unwrap_err().to_string();
+            assert!(e.contains("\"B\"") && e.contains("\"A\"") && e.contains("a folder of its own"), "{b}: {e}");
+        }
+        // A folder of its own, even inside the other's, is fine.
+        parse(&two("/backups", "/backups/B")).unwrap();
+        parse(&two("/backups/A", "/backups/B")).unwrap();
     }
 
     #[test]

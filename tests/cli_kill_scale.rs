@@ -302,7 +302,7 @@ fn kill_9_at_a_hundred_seeded_points_of_backup_and_restore() {
         if std::env::var_os("LIFEBOAT_KILL_VERBOSE").is_some() {
             eprintln!("{when}: starting");
         }
-        assert_eq!(leftovers(&dest), Vec::<String>::new(), "{when}: leftovers at the start");
+        assert_eq!(unfinished(&dest), Vec::<String>::new(), "{when}: leftovers at the start");
         assert_eq!(restore_leftovers(&app.dir), Vec::<String>::new(), "{when}: restore leftovers at the start");
         app.mutate(round as u64);
         let names = all_backups(&dest);
@@ -384,7 +384,7 @@ fn kill_9_at_a_hundred_seeded_points_of_backup_and_restore() {
                 assert!(stdout(&out).contains("Restored"), "{when}: {}", describe(&out));
                 assert_eq!(live_state(&app), new, "{when}: the next restore gave another state");
                 assert_eq!(restore_leftovers(&app.dir), Vec::<String>::new(), "{when}: after the next restore");
-                assert_eq!(leftovers(&dest), Vec::<String>::new(), "{when}: after the next restore");
+                assert_eq!(unfinished(&dest), Vec::<String>::new(), "{when}: after the next restore");
                 assert_eq!(live_integrity(&app.dir.join(LIGHT_DB)), "ok", "{when}");
                 for name in all_backups(&dest).iter().filter(|n| !after.contains(n)) {
                     sb.run_ok(&["verify", name]);

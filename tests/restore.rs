@@ -385,7 +385,7 @@ fn restore_refuses_a_database_held_by_a_writer_that_never_lets_go_and_changes_no
     assert_eq!(live_rows(&fx.app.db()), before.rows);
     assert_eq!(fx.state(), before);
     assert_eq!(restore_leftovers(&fx.app.dir), Vec::<String>::new());
-    assert_eq!(leftovers(&fx.dest()), Vec::<String>::new());
+    assert_eq!(unfinished(&fx.dest()), Vec::<String>::new());
     for extra in entries(&fx.dest()).iter().filter(|n| !dest_before.contains(n)) {
         assert!(extra.starts_with("pre-restore_"), "restore left {extra} in the destination");
         assert!(fx.engine.verify(Some(extra), &NoProgress).unwrap().ok);
@@ -729,7 +729,7 @@ fn kill_9_during_restore_leaves_each_file_old_or_new_and_the_next_restore_comple
     assert!(stdout(&out).contains("Restored"), "{}", describe(&out));
     assert_eq!(State::of(&app.dir, &KILL_FOLDERS), target, "the restore after the kills gave another state");
     assert_eq!(restore_leftovers(&app.dir), Vec::<String>::new());
-    assert_eq!(leftovers(&dest), Vec::<String>::new());
+    assert_eq!(unfinished(&dest), Vec::<String>::new());
     assert!(!Mark::Journal.seen(&dest), "the journal is removed once the restore completes");
     assert_eq!(integrity(&app.db()), "ok");
     for entry in entries(&dest).iter().filter(|n| n.starts_with("backup_") || n.starts_with("pre-restore_")) {
@@ -738,6 +738,10 @@ fn kill_9_during_restore_leaves_each_file_old_or_new_and_the_next_restore_comple
     sb.run_ok(&["verify", &name]);
     let newest_safety = safety_snapshots(&dest).pop().expect("a safety snapshot");
     sb.run_ok(&["verify", &newest_safety]);
+    // Safety snapshots rotated away were set aside; the next backup deletes them.
+    sb.run_ok(&["backup"]);
+    assert_eq!(leftovers(&dest), Vec::<String>::new(), "set-aside snapshots left after a backup");
+    assert_eq!(safety_snapshots(&dest), [newest_safety]);
 }
 
 /// Rewrites the backup's manifest.json through `edit` on its JSON.

@@ -119,28 +119,30 @@ async fn each_profile_has_its_own_backups_and_saving_one_keeps_the_others() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn profiles_sharing_a_destination_take_turns_rather_than_fail() {
+async fn a_second_profile_into_the_same_destination_is_refused_on_that_field() {
+    // A destination's backups and its rotation belong to one profile: another
+    // profile's `keep` would delete them. The refusal says what to choose instead.
     let sb = Sandbox::new();
     sb.write_config();
     let state = app_state(&sb);
-    // Added from the window: a second app backed up into the same folder.
     let second = common::seed::AppData::create(&sb.root.path().join(SECOND_NAME), common::SECOND);
-    let added = api::add_profile(&state, form(SECOND_NAME, second.root.clone(), sb.destination.clone())).unwrap();
-    assert_eq!(added.profile.unwrap().name, SECOND_NAME);
-    assert_eq!(state.schedulers().len(), 2);
-    let config = Config::load(&sb.config).unwrap();
-    assert_eq!(config.profiles.len(), 2, "the first profile is kept");
-    assert_eq!(config.profiles[0].name, FIRST_NAME);
+    let e = api::add_profile(&state, form(SECOND_NAME, second.root.clone(), sb.destination.clone())).unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("destination"), "{e:?}");
+    assert!(e.message.contains("a folder of its own"), "{e:?}");
+    assert_eq!(Config::load(&sb.config).unwrap().profiles.len(), 1, "nothing written");
+    assert_eq!(state.schedulers().len(), 1);
 
-    // "All": both start at once; the second waits for the destination, then runs.
+    // A folder of its own inside it is fine, and "All" backs up both.
+    let own = sb.destination.join(SECOND_NAME);
+    api::add_profile(&state, form(SECOND_NAME, second.root.clone(), own.clone())).unwrap();
     let outcomes = api::backup_all(&state).await;
     let names: Vec<&str> = outcomes.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, [FIRST_NAME, SECOND_NAME]);
     for (name, outcome) in &outcomes {
         assert!(matches!(outcome, Ok(BackupOutcome::Created { .. })), "{name}: {outcome:?}");
     }
-    assert_eq!(sb.backups().len(), 2, "one backup of each, in the shared folder");
-    assert!(sb.folders(".").iter().all(|n| !n.ends_with(".partial")), "{:?}", sb.folders("."));
+    assert_eq!(sb.backups().len(), 1, "the first profile's backup, in its folder");
+    assert_eq!(common::folders_in(&own, "backup_").len(), 1, "the second profile's, in its own folder");
 }
 
 /// The real app with two profiles: both startup backups appear, each in its destination;

@@ -423,6 +423,12 @@ pub fn leftovers(dest: &Path) -> Vec<String> {
     entries(dest).into_iter().filter(|n| n.contains(".partial") || n.contains(".deleting")).collect()
 }
 
+/// Leftovers other than safety snapshots rotation set aside (`.pre-restore_*.deleting`):
+/// a restore leaves those for the next backup to delete.
+pub fn unfinished(dest: &Path) -> Vec<String> {
+    leftovers(dest).into_iter().filter(|n| !(n.starts_with(".pre-restore_") && n.ends_with(".deleting"))).collect()
+}
+
 /// After a refused or failed run: no `backup_*` and no staging folder in `dest`.
 pub fn assert_nothing_written(dest: &Path) {
     assert_eq!(backup_folders(dest), Vec::<String>::new(), "backup folders in {}", dest.display());
