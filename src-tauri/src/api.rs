@@ -348,7 +348,11 @@ fn store_profile(state: &AppState, was: Option<&str>, settings: Settings) -> Api
         Some(old) => *old = Profile { offsite: old.offsite.take(), ..profile.clone() },
         None => config.profiles.push(profile.clone()),
     }
-    config.save(&state.config_path)?;
+    // The config's own checks (e.g. a destination another profile uses) name a field too.
+    config.save(&state.config_path).map_err(|e| {
+        let field = field_of(&e, &profile);
+        CommandError { field: field.map(String::from), ..e.into() }
+    })?;
     tracing::info!("settings of \"{}\" saved to {}", profile.name, state.config_path.display());
     if first_setup || settings.launch_at_login != state.login.enabled() {
         if let Err(e) = state.login.set(settings.launch_at_login) {

@@ -372,9 +372,35 @@ fn take_safety_snapshot(
     damaged: &[String],
 ) -> Result<Option<String>> {
     let whole = plan.manifest.include.is_empty() && plan.request.paths.is_empty();
-    // A restore of some paths changes nothing outside them: the snapshot holds just
-    // those (one file of a 100,000-file folder costs one file, not the folder).
-    let touched: &[String] = if plan.request.paths.is_empty() { &plan.items } else { &plan.request.paths };
+    // A restore of some paths changes nothing outside them: the snapshot holds each of
+    // those as it is now, or, for one missing now, the nearest folder above it that
+    // exists (so restoring the snapshot also takes back what the restore brought
+    // back). One file of a 100,000-file item costs its folder, not the item.
+    let touched: Vec<String> = if plan.request.paths.is_empty() {
+        plan.items.clone()
+    } else {
+        let present = |p: &str| fs::symlink_metadata(plan.live_entry(p)).is_ok();
+        let mut out: Vec<String> = plan
+            .request
+            .paths
+            .iter()
+            .filter_map(|p| {
+                let mut at = p.as_str();
+                loop {
+                    if !plan.items.iter().any(|i| crate::manifest::in_item(at, i)) {
+                        return None;
+                    }
+                    if present(at) {
+                        return Some(at.to_string());
+                    }
+                    at = at.rsplit_once('/')?.0;
+                }
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    };
     let present: Vec<String> = touched
         .iter()
         .filter(|p| !touched.iter().any(|q| q != *p && crate::manifest::in_item(p, q)))
