@@ -30,11 +30,15 @@ struct Inner {
     pushes: u64,
 }
 
+/// Told when a push starts (`true`) and when it ends (`false`), however it ended.
+pub type PushObserver = Box<dyn Fn(bool) + Send + Sync>;
+
 struct Shared {
     inner: Mutex<Inner>,
     wake: Condvar,
     cancel: Arc<AtomicBool>,
     first_retry: Duration,
+    observer: Option<PushObserver>,
 }
 
 /// Pushes a profile's pending backups in the background, one push at a time.
@@ -50,11 +54,22 @@ impl Pusher {
 
     /// As [`Pusher::start`], with the first retry after `first_retry` (tests).
     pub fn with_first_retry(first_retry: Duration) -> Pusher {
+        Self::spawn(first_retry, None)
+    }
+
+    /// As [`Pusher::start`], telling `observer` when each push starts and ends (the
+    /// scheduler turns that into an event, so a front end shows "uploading" and its end).
+    pub fn observed(observer: PushObserver) -> Pusher {
+        Self::spawn(FIRST_RETRY, Some(observer))
+    }
+
+    fn spawn(first_retry: Duration, observer: Option<PushObserver>) -> Pusher {
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner::default()),
             wake: Condvar::new(),
             cancel: Arc::new(AtomicBool::new(false)),
             first_retry,
+            observer,
         });
         let worker = Arc::clone(&shared);
         let spawned = std::thread::Builder::new().name("lifeboat-offsite".into()).spawn(move || run(&worker));
@@ -68,10 +83,19 @@ impl Pusher {
         self.shared.inner.lock().expect("offsite pusher state")
     }
 
-    /// Asks for a push of `profile`'s pending backups (no-op without an offsite copy).
-    /// Returns at once; a push already running picks the request up when it ends.
+    /// Asks for a push of `profile`'s pending backups. Returns at once; a push already
+    /// running picks the request up when it ends. A profile without an offsite copy (it
+    /// was turned off) stops the push in flight and any retry.
     pub fn request(&self, profile: &Profile) {
         if profile.offsite.is_none() {
+            let mut s = self.inner();
+            let had = s.profile.take().is_some();
+            s.requested = false;
+            s.retry_at = None;
+            s.failures = 0;
+            if had && s.running {
+                self.shared.cancel.store(true, Ordering::SeqCst);
+            }
             return;
         }
         let mut s = self.inner();
@@ -155,6 +179,7 @@ fn run(shared: &Shared) {
             shared.cancel.store(false, Ordering::SeqCst);
             s.profile.clone().expect("checked above")
         };
+        shared.tell(true);
         let result = push_pending(&profile, Arc::clone(&shared.cancel));
         let mut s = shared.inner.lock().expect("offsite pusher state");
         s.running = false;
@@ -173,6 +198,17 @@ fn run(shared: &Shared) {
                 tracing::warn!("offsite: push failed ({} in a row), retrying in {} s: {e}", s.failures, wait.as_secs());
                 s.retry_at = Some(Instant::now() + wait);
             }
+        }
+        // Told after the lock is released: the observer may read the pusher's state.
+        drop(s);
+        shared.tell(false);
+    }
+}
+
+impl Shared {
+    fn tell(&self, pushing: bool) {
+        if let Some(observer) = &self.observer {
+            observer(pushing);
         }
     }
 }
