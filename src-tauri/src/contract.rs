@@ -11,7 +11,9 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{json, Map, Value};
 
-use crate::api::{BrowseEntry, CommandError, Settings, SinceBackup};
+use lifeboat::offsite::{OffsiteRestoreReport, OffsiteSnapshot};
+
+use crate::api::{BrowseEntry, CommandError, OffsiteCheck, OffsiteForm, OffsiteSaved, Settings, SinceBackup};
 use crate::events::{PROGRESS, STATUS_CHANGED};
 use crate::state::AppStatus;
 
@@ -90,6 +92,11 @@ fn commands(g: &mut Generators) -> Vec<Command> {
         command!(g, restore_request(request: RestoreRequest) -> RestoreReport),
         command!(g, get_settings() -> Settings),
         command!(g, save_settings(settings: Settings) -> Settings),
+        command!(g, test_offsite(form: OffsiteForm) -> OffsiteCheck),
+        command!(g, save_offsite(form: OffsiteForm) -> OffsiteSaved),
+        command!(g, remove_offsite() -> Settings),
+        command!(g, list_offsite() -> Vec<OffsiteSnapshot>),
+        command!(g, restore_offsite(snapshot: String, to: PathBuf) -> OffsiteRestoreReport),
         command!(g, pick_folder(start: Option<String>) -> Option<PathBuf>),
         command!(g, get_autostart() -> bool),
         command!(g, set_autostart(enabled: bool) -> bool),

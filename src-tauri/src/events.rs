@@ -113,6 +113,9 @@ fn log_event(event: &Event) {
             tracing::warn!("{activity:?} failed (streak {streak}): {}", error.message)
         }
         Event::Changed => tracing::info!("settings or pause changed"),
+        Event::Offsite { pushing } => {
+            tracing::info!("offsite push {}", if *pushing { "started" } else { "ended" })
+        }
         Event::Progress(_) => {}
     }
 }

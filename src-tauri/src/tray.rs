@@ -20,6 +20,7 @@ const TRAY_ID: &str = "lifeboat";
 struct TrayHandles<R: Runtime> {
     icon: TrayIcon<R>,
     status: MenuItem<R>,
+    offsite: MenuItem<R>,
     backup_now: MenuItem<R>,
     open_folder: MenuItem<R>,
     pause_hour: MenuItem<R>,
@@ -41,6 +42,7 @@ fn icon_for(state: State) -> Image<'static> {
 /// Builds the tray icon and its menu for the current status.
 pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Result<()> {
     let status_item = MenuItem::with_id(app, "status", &status.view.headline, false, None::<&str>)?;
+    let offsite = MenuItem::with_id(app, "offsite", offsite_line(status), false, None::<&str>)?;
     let backup_now = MenuItem::with_id(app, "backup_now", "Back up now", true, None::<&str>)?;
     let open = MenuItem::with_id(app, "open", "Open Lifeboat", true, None::<&str>)?;
     let open_folder = MenuItem::with_id(app, "open_folder", "Open backup folder", true, None::<&str>)?;
@@ -61,6 +63,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
         app,
         &[
             &status_item,
+            &offsite,
             &PredefinedMenuItem::separator(app)?,
             &backup_now,
             &open,
@@ -82,6 +85,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
     let handles = TrayHandles {
         icon,
         status: status_item,
+        offsite,
         backup_now,
         open_folder,
         pause_hour,
@@ -102,6 +106,7 @@ impl<R: Runtime> TrayHandles<R> {
             self.icon.set_icon(Some(icon_for(status.view.state))),
             self.icon.set_tooltip(Some(format!("Lifeboat: {}", status.view.headline))),
             self.status.set_text(&status.view.headline),
+            self.offsite.set_text(offsite_line(status)),
             self.backup_now.set_enabled(configured && status.running.is_none()),
             self.open_folder.set_enabled(configured),
             self.pause_hour.set_enabled(configured),
@@ -113,6 +118,11 @@ impl<R: Runtime> TrayHandles<R> {
             tracing::warn!("cannot update the tray: {e}");
         }
     }
+}
+
+/// The offsite line of the menu: the engine's words, or that there is no offsite copy.
+fn offsite_line(status: &AppStatus) -> String {
+    status.view.offsite.as_ref().map_or_else(|| "Offsite copy: not set up".to_string(), |o| o.line.clone())
 }
 
 /// Shows `status` in the tray: icon, status line, enabled items.
