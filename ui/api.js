@@ -1,8 +1,9 @@
 // The window's only door to the app: the commands and events of docs/app-api.md. Every
 // command called and event listened to here is checked against the app's own list by
 // src-tauri/tests/contract.rs.
-// Every rejection is normalised to { kind, message, field? } so views show one shape;
-// `kind` is one of the engine's ErrorKind names ('setting', 'destination_unavailable', ...).
+// Every rejection is normalised to { kind, message, field?, headline? } so views show one
+// shape; `kind` is one of the engine's ErrorKind names ('setting', 'destination_unavailable',
+// 'offsite_wrong_password', ...); `headline` is the engine's few plain words for an offsite failure.
 
 function tauri() {
   const t = window.__TAURI__;
@@ -15,9 +16,9 @@ function tauri() {
 /** Whatever the app (or the bridge itself) rejected with, as { kind, message, field? }. */
 export function toError(err) {
   if (err && typeof err === 'object' && typeof err.message === 'string') {
-    return { kind: err.kind ?? 'internal', message: err.message, field: err.field ?? null };
+    return { kind: err.kind ?? 'internal', message: err.message, field: err.field ?? null, headline: err.headline ?? null };
   }
-  return { kind: 'internal', message: String(err ?? 'unknown error'), field: null };
+  return { kind: 'internal', message: String(err ?? 'unknown error'), field: null, headline: null };
 }
 
 async function call(command, args) {
@@ -57,6 +58,14 @@ export const api = {
   restoreRequest: (request) => call('restore_request', { request }),
   getSettings: () => call('get_settings'),
   saveSettings: (settings) => call('save_settings', { settings }),
+  // form: { repository, access_key_id, secret_access_key, password, keep } (an OffsiteForm);
+  // blank secrets mean the ones already kept. The secrets never come back.
+  testOffsite: (form) => call('test_offsite', { form }),
+  saveOffsite: (form) => call('save_offsite', { form }),
+  removeOffsite: () => call('remove_offsite'),
+  // The offsite snapshots, newest first; restore one (by id) whole into an empty folder.
+  listOffsite: () => call('list_offsite'),
+  restoreOffsite: (snapshot, to) => call('restore_offsite', { snapshot, to }),
   // `start` is optional in the contract: leave it out rather than send an empty string.
   pickFolder: (start) => call('pick_folder', start ? { start } : {}),
   getAutostart: () => call('get_autostart'),

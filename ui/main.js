@@ -40,6 +40,18 @@
 //   First run   form#setup-form with the same field ids (#source #include #destination
 //               #every-hours #keep #launch-at-login), #setup-save, #setup-error
 //               (setup and settings are never in the page at the same time)
+//   Offsite     header: .offsite-fact > #offsite-state[data-state=up_to_date|uploading|waiting|failed]
+//               (text: the app's short words, title: its line), #offsite-alert (when failed);
+//               cards: .offsite-badge (the backup is also offsite); #offsite-restore-open;
+//               settings: form#offsite: #offsite-repository #offsite-access-key-id
+//               #offsite-secret-access-key #offsite-password #offsite-keep, #offsite-test,
+//               #offsite-save, #offsite-remove, #offsite-on, #offsite-error (form top),
+//               #offsite-result[data-ok=true|false] (.problem-headline .problem-detail),
+//               #offsite-result[data-running=test|save|remove] while it runs
+//   Offsite restore  #offsite-dialog[data-phase=loading|list|running|done|failed],
+//               #offsite-snapshots li.offsite-snapshot[data-id=ID][data-backup=NAME]
+//               > input.offsite-pick, #offsite-restore (Restore into folder…), #offsite-close,
+//               #offsite-restore-result (#offsite-restore-to), #offsite-restore-error
 //   Activity    #activity > li.run[data-outcome=success|skipped|failed][data-id],
 //               #open-log, #activity-error
 
@@ -49,6 +61,7 @@ import { activityView } from './views/activity.js';
 import { backupsView } from './views/backups.js';
 import { browseDialog } from './views/browse.js';
 import { headerView } from './views/header.js';
+import { offsiteRestoreDialog } from './views/offsite.js';
 import { restoreDialog } from './views/restore.js';
 import { settingsView } from './views/settings.js';
 import { setupView } from './views/setup.js';
@@ -76,7 +89,16 @@ const browse = browseDialog({
   pickFolder: api.pickFolder,
   onRestore: (b, request) => restore.open(b, request),
 });
+const offsiteRestore = offsiteRestoreDialog({
+  api,
+  pickFolder: () => api.pickFolder().catch((err) => {
+    showError(err);
+    return null;
+  }),
+  onFinished: afterAction,
+});
 const backups = backupsView({
+  onOffsiteRestore: (repository) => offsiteRestore.open(repository),
   onRestore: (b) => restore.open(b),
   onBrowse: (b) => browse.open(b),
   onSince: api.diffBackup,
@@ -132,6 +154,7 @@ function applyStatus(next) {
 function renderHeader() {
   header.render(status, { pending, lastSuccess });
   backups.setBusy(pending || status?.running != null);
+  backups.setOffsite(status?.status?.offsite ?? null);
 }
 
 /** Reload the backups and the history; a slower older reload never overwrites a newer one. */
@@ -200,7 +223,7 @@ async function resume() {
 async function start() {
   const app = document.getElementById('app');
   fill(app, header.el, content);
-  document.body.append(browse.el, restore.el);
+  document.body.append(browse.el, restore.el, offsiteRestore.el);
   try {
     // Listen before the first read so no change between the two is missed.
     await events.onStatusChanged(applyStatus);
