@@ -278,7 +278,7 @@ fn saving_settings_keeps_the_offsite_copy_and_hands_it_to_the_running_engine() {
 fn the_offsite_form_names_the_field_at_fault() {
     offsite_env();
     let bad_url = api::OffsiteForm { repository: "https://example.com/bucket".into(), ..Default::default() };
-    let e = api::test_offsite(&bad_url).err().expect("not an s3: URL");
+    let e = api::test_offsite(&bad_url).expect_err("not an s3: URL");
     assert_eq!(e.field.as_deref(), Some("offsite_repository"), "{e}");
     assert!(e.message.contains("s3:"), "{e}");
     let no_keys = api::OffsiteForm {
@@ -286,7 +286,7 @@ fn the_offsite_form_names_the_field_at_fault() {
         password: "pw".into(),
         ..Default::default()
     };
-    let e = api::test_offsite(&no_keys).err().expect("no keys anywhere");
+    let e = api::test_offsite(&no_keys).expect_err("no keys anywhere");
     assert_eq!(e.kind, lifeboat::ErrorKind::OffsiteSecretMissing);
     assert_eq!(e.field.as_deref(), Some("offsite_access_key_id"), "{e}");
     assert_eq!(e.headline.as_deref(), Some("A key or the password is missing."));
