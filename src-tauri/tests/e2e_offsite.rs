@@ -145,7 +145,7 @@ async fn offsite_settings_push_and_restore_from_offsite_in_the_window() {
     assert!(on.contains(&repo), "{on}");
     let placeholder = app.attr("#offsite-password", "placeholder").await.unwrap_or_default();
     assert!(placeholder.contains("Kept"), "the secrets are not sent back: {placeholder}");
-    app.scroll_to("form#offsite").await;
+    app.scroll_to("#offsite-on").await;
     app.shot("offsite-settings").await;
 
     // A wrong password for the repository now there: said in plain words.
