@@ -229,8 +229,8 @@ pub struct AppFacts<'a> {
     pub running: Option<(Activity, Option<&'a ProgressUpdate>)>,
     /// The pause in force.
     pub paused: Option<Pause>,
-    /// The background offsite push runs now.
-    pub offsite_pushing: bool,
+    /// The background offsite push running now, with the bytes it has uploaded so far.
+    pub offsite_push: Option<u64>,
 }
 
 /// What the tray and the window's header show at one moment.
@@ -284,18 +284,20 @@ pub struct OffsiteView {
     pub line: String,
 }
 
-/// Words the offsite status (`pushing`: a push runs now) at `now`.
-pub fn offsite_view(o: &OffsiteStatus, pushing: bool, now: DateTime<Utc>) -> OffsiteView {
+/// Words the offsite status at `now`; `pushing`: a push runs now and has uploaded that
+/// many bytes so far.
+pub fn offsite_view(o: &OffsiteStatus, pushing: Option<u64>, now: DateTime<Utc>) -> OffsiteView {
     let waiting = o.pending.len();
     let last = o.last_push.as_ref().map(|p| ago(now, p.at));
     let cancelled = o.last_error.as_ref().is_some_and(|e| e.kind == ErrorKind::OffsiteCancelled);
-    let (state, short, line) = if pushing {
+    let (state, short, line) = if let Some(sent) = pushing {
         let what = match waiting {
             0 => "Offsite: uploading…".to_string(),
             1 => "Offsite: uploading 1 backup…".to_string(),
             n => format!("Offsite: uploading {n} backups…"),
         };
-        (OffsiteState::Uploading, "Uploading…".to_string(), what)
+        let line = if sent > 0 { format!("{what} {} sent", human_bytes(sent)) } else { what };
+        (OffsiteState::Uploading, "Uploading…".to_string(), line)
     } else if let Some(e) = o.last_error.as_ref().filter(|_| !cancelled) {
         (OffsiteState::Failed, "Failed".to_string(), format!("Offsite copy failed: {}", e.message))
     } else if waiting > 0 {
@@ -419,7 +421,7 @@ pub fn describe(status: Option<&Status>, app: &AppFacts, now: DateTime<Utc>) -> 
         alert: status.and_then(alert),
         next_backup,
         progress: app.running.and_then(|(_, p)| p).map(progress_view),
-        offsite: status.and_then(|s| s.offsite.as_ref()).map(|o| offsite_view(o, app.offsite_pushing, now)),
+        offsite: status.and_then(|s| s.offsite.as_ref()).map(|o| offsite_view(o, app.offsite_push, now)),
     }
 }
 
@@ -638,17 +640,18 @@ mod tests {
             last_error: None,
             last_error_at: None,
         };
-        let v = offsite_view(&o, true, now);
+        let v = offsite_view(&o, Some(0), now);
         assert_eq!(
             (v.state, v.short.as_str(), v.line.as_str()),
             (OffsiteState::Uploading, "Uploading…", "Offsite: uploading 1 backup…")
         );
-        let v = offsite_view(&o, false, now);
+        assert_eq!(offsite_view(&o, Some(12_300_000), now).line, "Offsite: uploading 1 backup… 12.30 MB sent");
+        let v = offsite_view(&o, None, now);
         assert_eq!((v.state, v.line.as_str()), (OffsiteState::Waiting, "Offsite: 1 backup waiting to upload"));
         o.last_error = Some(ErrorReport { kind: ErrorKind::OffsiteCancelled, message: "cancelled".into() });
-        assert_eq!(offsite_view(&o, false, now).line, "Offsite: 1 backup stopped, resumes with the next push");
+        assert_eq!(offsite_view(&o, None, now).line, "Offsite: 1 backup stopped, resumes with the next push");
         o.last_error = Some(ErrorReport { kind: ErrorKind::OffsiteUnreachable, message: "no answer".into() });
-        let v = offsite_view(&o, false, now);
+        let v = offsite_view(&o, None, now);
         assert_eq!(
             (v.state, v.short.as_str(), v.line.as_str()),
             (OffsiteState::Failed, "Failed", "Offsite copy failed: no answer")
@@ -661,7 +664,7 @@ mod tests {
             snapshot: "0".repeat(64),
             uploaded_bytes: 1,
         });
-        let v = offsite_view(&o, false, now);
+        let v = offsite_view(&o, None, now);
         assert_eq!(
             (v.state, v.short.as_str(), v.line.as_str()),
             (OffsiteState::UpToDate, "5 min ago", "Offsite: last copy 5 min ago")

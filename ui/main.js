@@ -41,7 +41,8 @@
 //               #every-hours #keep #launch-at-login), #setup-save, #setup-error
 //               (setup and settings are never in the page at the same time)
 //   Offsite     header: .offsite-fact > #offsite-state[data-state=up_to_date|uploading|waiting|failed]
-//               (text: the app's short words, title: its line), #offsite-alert (when failed);
+//               (text: the app's short words, title: its line), #offsite-alert (when failed),
+//               #offsite-progress (while uploading: the line with the bytes sent);
 //               cards: .offsite-badge (the backup is also offsite); #offsite-restore-open;
 //               settings: form#offsite: #offsite-repository #offsite-access-key-id
 //               #offsite-secret-access-key #offsite-password #offsite-keep, #offsite-test,

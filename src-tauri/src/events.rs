@@ -23,6 +23,9 @@ pub const PROGRESS: &str = "progress";
 
 /// At most this often a `progress` event (~10 per second).
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+/// While an offsite push runs, the status is read again this often: the bytes it has
+/// sent so far (the push itself only announces its start and end).
+pub const OFFSITE_EVERY: Duration = Duration::from_secs(1);
 
 /// Starts the scheduler loop and the loop that shows its events.
 pub fn start<R: Runtime>(app: &AppHandle<R>, state: Arc<AppState>, tick: Duration) {
@@ -44,6 +47,7 @@ async fn show<R: Runtime>(app: AppHandle<R>, state: Arc<AppState>, mut events: R
     let mut clock = tokio::time::interval(tick);
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_progress: Option<Instant> = None;
+    let mut pushing = false;
     loop {
         let force = tokio::select! {
             event = events.recv() => match event {
@@ -57,6 +61,9 @@ async fn show<R: Runtime>(app: AppHandle<R>, state: Arc<AppState>, mut events: R
                 }
                 Ok(event) => {
                     log_event(&event);
+                    if let Event::Offsite { pushing: now } = event {
+                        pushing = now;
+                    }
                     if let Some(note) = shown.notifier.for_event(&event, state.notify_on_success()) {
                         notify::send(note);
                     }
@@ -66,6 +73,7 @@ async fn show<R: Runtime>(app: AppHandle<R>, state: Arc<AppState>, mut events: R
                 Err(RecvError::Closed) => return,
             },
             _ = clock.tick() => false,
+            _ = tokio::time::sleep(OFFSITE_EVERY), if pushing => false,
             _ = state.login_changed.notified() => true,
         };
         publish(&app, &state, &mut shown, force).await;

@@ -130,7 +130,7 @@ impl AppState {
             config_problem: problem.as_deref(),
             running: running.as_ref().map(|(a, p)| (*a, p.as_ref())),
             paused,
-            offsite_pushing: self.scheduler.offsite().running(),
+            offsite_push: self.scheduler.offsite().uploading(),
         };
         AppStatus {
             view: view::describe(status.as_ref(), &facts, self.scheduler.now()),

@@ -77,6 +77,12 @@ async fn offsite_outcome(app: &App, button: &str) -> (bool, String) {
     (ok == json!("true"), app.text("#offsite-result").await.unwrap_or_default())
 }
 
+/// Scrolls the offsite form's outcome to the bottom of the window (for a screenshot).
+async fn show_result(app: &App) {
+    app.js("document.querySelector('#offsite-result').scrollIntoView({ block: 'end' }); return null;", &[]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
 /// Waits (up to [`PUSH_WAIT`]) until the card of `name` carries the "offsite" badge.
 async fn wait_offsite_badge(app: &App, name: &str) {
     let started = Instant::now();
@@ -145,7 +151,7 @@ async fn offsite_settings_push_and_restore_from_offsite_in_the_window() {
     assert!(on.contains(&repo), "{on}");
     let placeholder = app.attr("#offsite-password", "placeholder").await.unwrap_or_default();
     assert!(placeholder.contains("Kept"), "the secrets are not sent back: {placeholder}");
-    app.scroll_to("#offsite-on").await;
+    show_result(&app).await;
     app.shot("offsite-settings").await;
 
     // A wrong password for the repository now there: said in plain words.
@@ -156,7 +162,7 @@ async fn offsite_settings_push_and_restore_from_offsite_in_the_window() {
     assert!(headline.starts_with("Wrong password"), "{headline}");
     assert!(text.contains("wrong password for the offsite repository"), "{text}");
     assert_eq!(app.attr("#offsite-result", "role").await.as_deref(), Some("alert"));
-    app.scroll_to("#offsite-password").await;
+    show_result(&app).await;
     app.shot("offsite-wrong-password").await;
     // The saved settings are untouched by a failed test.
     assert_eq!(lifeboat::Config::load(&sb.config).unwrap().profiles[0].offsite, Some(offsite.clone()));

@@ -32,8 +32,8 @@ use crate::config::Profile;
 use crate::error::{ErrorReport, Result};
 use crate::layout::BackupKind;
 
-pub use backend::{Keys, PROBE_TIMEOUT};
-pub use push::{push, ROLLING_PARTS};
+pub use backend::{Keys, Uploaded, PROBE_TIMEOUT};
+pub use push::{push, push_counting, ROLLING_PARTS};
 pub use restore::{list, restore, verify};
 pub use secrets::{read_password_file, resolve as resolve_secrets, store as store_secrets, Found, Secrets};
 pub use url::RepoUrl;

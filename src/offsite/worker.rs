@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use crate::config::Profile;
 use crate::error::{Error, Result};
 
+use super::backend::Uploaded;
+
 /// The first retry waits this long after a failed push; each further failure doubles it.
 pub const FIRST_RETRY: Duration = Duration::from_secs(60);
 /// The longest wait between retries.
@@ -28,6 +30,8 @@ struct Inner {
     failures: u32,
     retry_at: Option<Instant>,
     pushes: u64,
+    /// What the push running now has uploaded so far.
+    uploading: Option<Arc<Uploaded>>,
 }
 
 /// Told when a push starts (`true`) and when it ends (`false`), however it ended.
@@ -135,6 +139,11 @@ impl Pusher {
         self.inner().running
     }
 
+    /// Bytes the push running now has uploaded so far; `None` when none runs.
+    pub fn uploading(&self) -> Option<u64> {
+        self.inner().uploading.as_ref().map(|u| u.bytes.load(Ordering::Relaxed))
+    }
+
     /// Pushes completed since the start (tests wait on it).
     pub fn pushes(&self) -> u64 {
         self.inner().pushes
@@ -159,7 +168,7 @@ pub fn backoff(first: Duration, failures: u32) -> Duration {
 
 fn run(shared: &Shared) {
     loop {
-        let profile = {
+        let (profile, uploaded) = {
             let mut s = shared.inner.lock().expect("offsite pusher state");
             loop {
                 if s.stopped {
@@ -176,13 +185,16 @@ fn run(shared: &Shared) {
             s.requested = false;
             s.retry_at = None;
             s.running = true;
+            let uploaded = Arc::new(Uploaded::default());
+            s.uploading = Some(Arc::clone(&uploaded));
             shared.cancel.store(false, Ordering::SeqCst);
-            s.profile.clone().expect("checked above")
+            (s.profile.clone().expect("checked above"), uploaded)
         };
         shared.tell(true);
-        let result = push_pending(&profile, Arc::clone(&shared.cancel));
+        let result = push_pending(&profile, Arc::clone(&shared.cancel), uploaded);
         let mut s = shared.inner.lock().expect("offsite pusher state");
         s.running = false;
+        s.uploading = None;
         match result {
             Ok(()) => {
                 s.failures = 0;
@@ -213,7 +225,7 @@ impl Shared {
     }
 }
 
-fn push_pending(profile: &Profile, cancel: Arc<AtomicBool>) -> Result<()> {
+fn push_pending(profile: &Profile, cancel: Arc<AtomicBool>, uploaded: Arc<Uploaded>) -> Result<()> {
     let offsite = super::push::settings(profile)?;
     let secrets = match super::secrets::resolve(&offsite.repository, None) {
         Ok((s, _)) => s,
@@ -222,7 +234,7 @@ fn push_pending(profile: &Profile, cancel: Arc<AtomicBool>) -> Result<()> {
             return Err(e);
         }
     };
-    let run = super::push::push(profile, None, &secrets, cancel)?;
+    let run = super::push::push_counting(profile, None, &secrets, cancel, Some(uploaded))?;
     for p in &run.pushed {
         tracing::info!("offsite: {} pushed ({} bytes uploaded, {:.1} s)", p.backup, p.uploaded_bytes, p.seconds);
     }

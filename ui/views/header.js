@@ -24,6 +24,7 @@ export function headerView({ onBackupNow, onPause, onResume }) {
     offsiteFact);
   const lastError = h('p', { id: 'last-error', class: 'alert', role: 'alert' });
   const offsiteAlert = h('p', { id: 'offsite-alert', class: 'alert', role: 'alert' });
+  const offsiteProgress = h('p', { id: 'offsite-progress', class: 'hint', role: 'status' });
 
   const backupNow = h('button', { id: 'backup-now', type: 'button', class: 'primary', onclick: onBackupNow },
     'Back up now');
@@ -55,7 +56,7 @@ export function headerView({ onBackupNow, onPause, onResume }) {
   const actions = h('div', { class: 'actions' }, backupNow, pauseMenu, resume);
   const el = h('header', { class: 'health', id: 'health' },
     h('div', { class: 'health-top' }, badge, h('div', { class: 'health-title' }, state, profile)),
-    facts, lastError, offsiteAlert, actions, progress.el, actionError, actionStatus);
+    facts, lastError, offsiteAlert, offsiteProgress, actions, progress.el, actionError, actionStatus);
 
   return {
     el,
@@ -89,6 +90,7 @@ export function headerView({ onBackupNow, onPause, onResume }) {
       offsite.title = o?.line ?? '';
       offsite.dataset.state = o?.state ?? 'off';
       offsiteAlert.textContent = o?.state === 'failed' ? o.line : '';
+      offsiteProgress.textContent = o?.state === 'uploading' && !setup ? o.line : '';
       // A failed click whose cause the header already shows is not said twice.
       if (repeats(lastError.textContent, actionError.textContent)) actionError.textContent = '';
 
