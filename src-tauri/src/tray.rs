@@ -21,6 +21,9 @@ struct TrayHandles<R: Runtime> {
     icon: TrayIcon<R>,
     status: MenuItem<R>,
     offsite: MenuItem<R>,
+    /// The offsite line shown: it changes seldom, so it is set only when it does (each
+    /// menu change is a round trip to the main thread).
+    offsite_shown: std::sync::Mutex<String>,
     backup_now: MenuItem<R>,
     open_folder: MenuItem<R>,
     pause_hour: MenuItem<R>,
@@ -86,6 +89,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
         icon,
         status: status_item,
         offsite,
+        offsite_shown: std::sync::Mutex::new(offsite_line(status)),
         backup_now,
         open_folder,
         pause_hour,
@@ -106,7 +110,7 @@ impl<R: Runtime> TrayHandles<R> {
             self.icon.set_icon(Some(icon_for(status.view.state))),
             self.icon.set_tooltip(Some(format!("Lifeboat: {}", status.view.headline))),
             self.status.set_text(&status.view.headline),
-            self.offsite.set_text(offsite_line(status)),
+            self.show_offsite(status),
             self.backup_now.set_enabled(configured && status.running.is_none()),
             self.open_folder.set_enabled(configured),
             self.pause_hour.set_enabled(configured),
@@ -117,6 +121,19 @@ impl<R: Runtime> TrayHandles<R> {
         for e in results.into_iter().filter_map(Result::err) {
             tracing::warn!("cannot update the tray: {e}");
         }
+    }
+}
+
+impl<R: Runtime> TrayHandles<R> {
+    fn show_offsite(&self, status: &AppStatus) -> tauri::Result<()> {
+        let line = offsite_line(status);
+        let mut shown = self.offsite_shown.lock().unwrap_or_else(|e| e.into_inner());
+        if *shown == line {
+            return Ok(());
+        }
+        self.offsite.set_text(&line)?;
+        *shown = line;
+        Ok(())
     }
 }
 
