@@ -108,6 +108,12 @@ pub enum Event {
     },
     /// Paused, resumed, or the profile changed.
     Changed,
+    /// The background offsite push started (`pushing`) or ended, however it ended: the
+    /// offsite part of the status changed.
+    Offsite {
+        /// A push runs now.
+        pushing: bool,
+    },
 }
 
 /// One job at a time per destination among the schedulers that share this queue (the
@@ -175,6 +181,10 @@ impl Scheduler {
         queue: Arc<DestinationQueue>,
     ) -> Arc<Scheduler> {
         let (events, _) = broadcast::channel(256);
+        let told = events.clone();
+        let offsite = crate::offsite::Pusher::observed(Box::new(move |pushing| {
+            let _ = told.send(Event::Offsite { pushing });
+        }));
         Arc::new(Scheduler {
             engine: RwLock::new(engine.map(Arc::new)),
             clock,
@@ -183,7 +193,7 @@ impl Scheduler {
             job: tokio::sync::Mutex::new(()),
             events,
             wake: Notify::new(),
-            offsite: crate::offsite::Pusher::start(),
+            offsite,
             queue,
         })
     }
@@ -198,13 +208,16 @@ impl Scheduler {
         self.engine.read().expect("engine lock").clone()
     }
 
-    /// Switches to a new profile (settings saved); takes effect at once.
+    /// Switches to a new profile (settings saved); takes effect at once, the offsite copy
+    /// included: the pusher gets the new profile (and pushes what is pending), or stops
+    /// when the offsite copy was turned off.
     pub fn set_engine(&self, engine: Engine) {
         *self.engine.write().expect("engine lock") = Some(Arc::new(engine));
         let mut s = self.state();
         s.last_failure = None;
         s.streak = 0;
         drop(s);
+        self.offsite_request();
         self.emit(Event::Changed);
         self.wake.notify_one();
     }

@@ -7,6 +7,8 @@ use chrono::{DateTime, Duration, Local, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Health, Status};
+use crate::error::ErrorKind;
+use crate::offsite::OffsiteStatus;
 use crate::progress::{Phase, ProgressUpdate};
 use crate::restore::{Diff, EntryState, TableDiff};
 use crate::schedule::{Activity, Pause};
@@ -227,6 +229,8 @@ pub struct AppFacts<'a> {
     pub running: Option<(Activity, Option<&'a ProgressUpdate>)>,
     /// The pause in force.
     pub paused: Option<Pause>,
+    /// The background offsite push running now, with the bytes it has uploaded so far.
+    pub offsite_push: Option<u64>,
 }
 
 /// What the tray and the window's header show at one moment.
@@ -248,6 +252,92 @@ pub struct AppView {
     pub next_backup: Option<String>,
     /// The running job's progress, once it has reported.
     pub progress: Option<ProgressView>,
+    /// The offsite copy in words; null without one.
+    pub offsite: Option<OffsiteView>,
+}
+
+/// Where the offsite copy stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OffsiteState {
+    /// Every local backup that should be offsite is.
+    UpToDate,
+    /// A push runs now.
+    Uploading,
+    /// Backups wait for the next push (or a push was stopped and resumes next time).
+    Waiting,
+    /// The last push failed.
+    Failed,
+}
+
+/// The offsite copy at one moment, in words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct OffsiteView {
+    /// The state, for icons and styles.
+    pub state: OffsiteState,
+    /// In a few words, for the window's header: "5 min ago", "Uploading…", "2 waiting", "Failed".
+    pub short: String,
+    /// In a line, for the tray: "Offsite: last copy 5 min ago", "Offsite: uploading 1 backup…",
+    /// "Offsite copy failed: …".
+    pub line: String,
+}
+
+/// Words the offsite status at `now`; `pushing`: a push runs now and has uploaded that
+/// many bytes so far.
+pub fn offsite_view(o: &OffsiteStatus, pushing: Option<u64>, now: DateTime<Utc>) -> OffsiteView {
+    let waiting = o.pending.len();
+    let last = o.last_push.as_ref().map(|p| ago(now, p.at));
+    let cancelled = o.last_error.as_ref().is_some_and(|e| e.kind == ErrorKind::OffsiteCancelled);
+    let (state, short, line) = if let Some(sent) = pushing {
+        let what = match waiting {
+            0 => "Offsite: uploading…".to_string(),
+            1 => "Offsite: uploading 1 backup…".to_string(),
+            n => format!("Offsite: uploading {n} backups…"),
+        };
+        let line = if sent > 0 { format!("{what} {} sent", human_bytes(sent)) } else { what };
+        (OffsiteState::Uploading, "Uploading…".to_string(), line)
+    } else if let Some(e) = o.last_error.as_ref().filter(|_| !cancelled) {
+        (OffsiteState::Failed, "Failed".to_string(), format!("Offsite copy failed: {}", e.message))
+    } else if waiting > 0 {
+        let since = last.as_ref().map(|l| format!(" · last copy {l}")).unwrap_or_default();
+        let why = if cancelled { "stopped, resumes with the next push" } else { "waiting to upload" };
+        (
+            OffsiteState::Waiting,
+            format!("{waiting} waiting"),
+            format!(
+                "Offsite: {} {why}{since}",
+                if waiting == 1 { "1 backup".into() } else { format!("{waiting} backups") }
+            ),
+        )
+    } else {
+        match last {
+            Some(l) => (OffsiteState::UpToDate, l.clone(), format!("Offsite: last copy {l}")),
+            None => (OffsiteState::UpToDate, "Nothing yet".to_string(), "Offsite: nothing copied yet".to_string()),
+        }
+    };
+    OffsiteView { state, short, line }
+}
+
+/// A short, plain headline for an offsite failure of `kind` (the error's message says the
+/// rest): what a "Test connection" shows first. `None` for kinds that are not the offsite
+/// copy's.
+pub fn offsite_problem(kind: ErrorKind) -> Option<&'static str> {
+    Some(match kind {
+        ErrorKind::OffsiteWrongPassword => "Wrong password: it does not open this repository.",
+        ErrorKind::OffsiteAccessDenied => "The storage refused the access keys.",
+        ErrorKind::OffsiteNoBucket => "There is no such bucket.",
+        ErrorKind::OffsiteUnreachable => "The storage cannot be reached.",
+        ErrorKind::OffsiteNotARepository => "This is not a restic repository.",
+        ErrorKind::OffsiteInterrupted => "The connection was interrupted.",
+        ErrorKind::OffsiteCancelled => "Stopped before it finished.",
+        ErrorKind::OffsiteSecretMissing => "A key or the password is missing.",
+        ErrorKind::OffsiteDamaged => "The offsite repository is damaged.",
+        ErrorKind::OffsiteNoSnapshot => "There is no such offsite snapshot.",
+        ErrorKind::Offsite => "The offsite copy failed.",
+        _ => return None,
+    })
 }
 
 /// A progress update with its words.
@@ -331,6 +421,7 @@ pub fn describe(status: Option<&Status>, app: &AppFacts, now: DateTime<Utc>) -> 
         alert: status.and_then(alert),
         next_backup,
         progress: app.running.and_then(|(_, p)| p).map(progress_view),
+        offsite: status.and_then(|s| s.offsite.as_ref()).map(|o| offsite_view(o, app.offsite_push, now)),
     }
 }
 
@@ -536,5 +627,52 @@ mod tests {
         away.destination_available = false;
         let alert = describe(Some(&away), &AppFacts::default(), now).alert.unwrap();
         assert_eq!(alert, "Backup folder not available: /media/ana/Backups — connect the drive and try again.");
+    }
+
+    #[test]
+    fn the_offsite_copy_in_words() {
+        let now = at("2025-12-29T12:00:00Z");
+        let mut o = OffsiteStatus {
+            repository: "s3:https://s3.example.com/b/p".into(),
+            last_push: None,
+            pending: vec!["backup_2025-12-29_09-57-15".into()],
+            pushed: Vec::new(),
+            last_error: None,
+            last_error_at: None,
+        };
+        let v = offsite_view(&o, Some(0), now);
+        assert_eq!(
+            (v.state, v.short.as_str(), v.line.as_str()),
+            (OffsiteState::Uploading, "Uploading…", "Offsite: uploading 1 backup…")
+        );
+        assert_eq!(offsite_view(&o, Some(12_300_000), now).line, "Offsite: uploading 1 backup… 12.30 MB sent");
+        let v = offsite_view(&o, None, now);
+        assert_eq!((v.state, v.line.as_str()), (OffsiteState::Waiting, "Offsite: 1 backup waiting to upload"));
+        o.last_error = Some(ErrorReport { kind: ErrorKind::OffsiteCancelled, message: "cancelled".into() });
+        assert_eq!(offsite_view(&o, None, now).line, "Offsite: 1 backup stopped, resumes with the next push");
+        o.last_error = Some(ErrorReport { kind: ErrorKind::OffsiteUnreachable, message: "no answer".into() });
+        let v = offsite_view(&o, None, now);
+        assert_eq!(
+            (v.state, v.short.as_str(), v.line.as_str()),
+            (OffsiteState::Failed, "Failed", "Offsite copy failed: no answer")
+        );
+        o.last_error = None;
+        o.pending.clear();
+        o.last_push = Some(crate::offsite::LastPush {
+            at: now - Duration::minutes(5),
+            backup: "backup_2025-12-29_09-57-15".into(),
+            snapshot: "0".repeat(64),
+            uploaded_bytes: 1,
+        });
+        let v = offsite_view(&o, None, now);
+        assert_eq!(
+            (v.state, v.short.as_str(), v.line.as_str()),
+            (OffsiteState::UpToDate, "5 min ago", "Offsite: last copy 5 min ago")
+        );
+        assert_eq!(
+            offsite_problem(ErrorKind::OffsiteWrongPassword),
+            Some("Wrong password: it does not open this repository.")
+        );
+        assert_eq!(offsite_problem(ErrorKind::Io), None);
     }
 }

@@ -1,8 +1,9 @@
 // The window's only door to the app: the commands and events of docs/app-api.md. Every
 // command called and event listened to here is checked against the app's own list by
 // src-tauri/tests/contract.rs.
-// Every rejection is normalised to { kind, message, field? } so views show one shape;
-// `kind` is one of the engine's ErrorKind names ('setting', 'destination_unavailable', ...).
+// Every rejection is normalised to { kind, message, field?, headline? } so views show one
+// shape; `kind` is one of the engine's ErrorKind names ('setting', 'destination_unavailable',
+// 'offsite_wrong_password', ...); `headline` is the engine's few plain words for an offsite failure.
 
 function tauri() {
   const t = window.__TAURI__;
@@ -15,9 +16,9 @@ function tauri() {
 /** Whatever the app (or the bridge itself) rejected with, as { kind, message, field? }. */
 export function toError(err) {
   if (err && typeof err === 'object' && typeof err.message === 'string') {
-    return { kind: err.kind ?? 'internal', message: err.message, field: err.field ?? null };
+    return { kind: err.kind ?? 'internal', message: err.message, field: err.field ?? null, headline: err.headline ?? null };
   }
-  return { kind: 'internal', message: String(err ?? 'unknown error'), field: null };
+  return { kind: 'internal', message: String(err ?? 'unknown error'), field: null, headline: null };
 }
 
 async function call(command, args) {
@@ -61,6 +62,14 @@ export const api = {
   saveSettings: (profile, settings) => call('save_settings', { profile, settings }),
   // A new profile; its name must not be in use (else a `setting` error on `name`).
   addProfile: (settings) => call('add_profile', { settings }),
+  // form: { repository, access_key_id, secret_access_key, password, keep } (an OffsiteForm);
+  // blank secrets mean the ones already kept. The secrets never come back.
+  testOffsite: (form) => call('test_offsite', { form }),
+  saveOffsite: (profile, form) => call('save_offsite', { profile, form }),
+  removeOffsite: (profile) => call('remove_offsite', { profile }),
+  // The offsite snapshots, newest first; restore one (by id) whole into an empty folder.
+  listOffsite: (profile) => call('list_offsite', { profile }),
+  restoreOffsite: (profile, snapshot, to) => call('restore_offsite', { profile, snapshot, to }),
   // `start` is optional in the contract: leave it out rather than send an empty string.
   pickFolder: (start) => call('pick_folder', start ? { start } : {}),
   getAutostart: () => call('get_autostart'),
@@ -88,6 +97,10 @@ export function forProfile(profile) {
     restoreRequest: bind(api.restoreRequest),
     getSettings: bind(api.getSettings),
     saveSettings: bind(api.saveSettings),
+    saveOffsite: bind(api.saveOffsite),
+    removeOffsite: bind(api.removeOffsite),
+    listOffsite: bind(api.listOffsite),
+    restoreOffsite: bind(api.restoreOffsite),
     pauseBackups: bind(api.pauseBackups),
     resumeBackups: bind(api.resumeBackups),
     getHistory: bind(api.getHistory),

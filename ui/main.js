@@ -44,6 +44,19 @@
 //   First run   form#setup-form with the same field ids (#source #include #destination
 //               #every-hours #keep #launch-at-login), #setup-save, #setup-error
 //               (setup and settings are never in the page at the same time)
+//   Offsite     header: .offsite-fact > #offsite-state[data-state=up_to_date|uploading|waiting|failed]
+//               (text: the app's short words, title: its line), #offsite-alert (when failed),
+//               #offsite-progress (while uploading: the line with the bytes sent);
+//               cards: .offsite-badge (the backup is also offsite); #offsite-restore-open;
+//               settings: form#offsite: #offsite-repository #offsite-access-key-id
+//               #offsite-secret-access-key #offsite-password #offsite-keep, #offsite-test,
+//               #offsite-save, #offsite-remove, #offsite-on, #offsite-error (form top),
+//               #offsite-result[data-ok=true|false] (.problem-headline .problem-detail),
+//               #offsite-result[data-running=test|save|remove] while it runs
+//   Offsite restore  #offsite-dialog[data-phase=loading|list|running|done|failed],
+//               #offsite-snapshots li.offsite-snapshot[data-id=ID][data-backup=NAME]
+//               > input.offsite-pick, #offsite-restore (Restore into folder…), #offsite-close,
+//               #offsite-restore-result (#offsite-restore-to), #offsite-restore-error
 //   Activity    #activity > li.run[data-outcome=success|skipped|failed][data-id],
 //               #open-log, #activity-error
 
@@ -54,6 +67,7 @@ import { backupsView } from './views/backups.js';
 import { browseDialog } from './views/browse.js';
 import { headerView } from './views/header.js';
 import { profilesView } from './views/profiles.js';
+import { offsiteRestoreDialog } from './views/offsite.js';
 import { restoreDialog } from './views/restore.js';
 import { settingsView } from './views/settings.js';
 import { setupView } from './views/setup.js';
@@ -93,7 +107,16 @@ const browse = browseDialog({
   pickFolder: api.pickFolder,
   onRestore: (b, request) => restore.open(b, request),
 });
+const offsiteRestore = offsiteRestoreDialog({
+  api: app,
+  pickFolder: () => api.pickFolder().catch((err) => {
+    showError(err);
+    return null;
+  }),
+  onFinished: afterAction,
+});
 const backups = backupsView({
+  onOffsiteRestore: (repository) => offsiteRestore.open(repository),
   onRestore: (b) => restore.open(b),
   onBrowse: (b) => browse.open(b),
   onSince: app.diffBackup,
@@ -193,6 +216,7 @@ function renderHeader() {
   const view = shown();
   header.render(view, { pending, lastSuccess });
   backups.setBusy(pending || view?.running != null);
+  backups.setOffsite(view?.status?.offsite ?? null);
 }
 
 /** Reload the backups and the history; a slower older reload never overwrites a newer one. */
@@ -260,7 +284,7 @@ async function resume() {
 
 async function start() {
   fill(document.getElementById('app'), profiles.el, header.el, content);
-  document.body.append(browse.el, restore.el);
+  document.body.append(browse.el, restore.el, offsiteRestore.el);
   try {
     // Listen before the first read so no change between the two is missed.
     await events.onStatusChanged(applyStatus);

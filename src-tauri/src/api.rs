@@ -5,9 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
+use lifeboat::offsite::{OffsiteRestoreReport, OffsiteSnapshot};
 use lifeboat::Pause;
-use lifeboat::{BackupInfo, BackupOutcome, Engine, Error, ErrorKind, Profile, RunRecord, Trigger};
-use lifeboat::{Diff, LsEntry, RestorePlan, RestoreReport, RestoreRequest};
+use lifeboat::{BackupInfo, BackupOutcome, Config, Engine, Error, ErrorKind, Profile, RunRecord, Trigger};
+use lifeboat::{Diff, LsEntry, Offsite, RestorePlan, RestoreReport, RestoreRequest};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -21,15 +22,22 @@ pub struct CommandError {
     /// The error's text, for people: it names the path and the cause.
     pub message: String,
     /// The setting at fault, when `save_settings` refuses one: `source`, `include`,
-    /// `destination`, `every_hours`, `keep`, a hook name...
+    /// `destination`, `every_hours`, `keep`, a hook name...; for the offsite settings
+    /// `offsite_repository`, `offsite_keep`, `offsite_access_key_id`,
+    /// `offsite_secret_access_key`, `offsite_password`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For an offsite failure, what went wrong in a few plain words ("Wrong password: it
+    /// does not open this repository."), before the message (`lifeboat::view::offsite_problem`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headline: Option<String>,
 }
 
 impl From<Error> for CommandError {
     fn from(e: Error) -> Self {
         let r = e.report();
-        CommandError { kind: r.kind, message: r.message, field: None }
+        let headline = lifeboat::view::offsite_problem(r.kind).map(String::from);
+        CommandError { kind: r.kind, message: r.message, field: None, headline }
     }
 }
 
@@ -55,6 +63,9 @@ pub struct Settings {
     pub launch_at_login: bool,
     /// Where the config file is (read only).
     pub config_path: PathBuf,
+    /// The profile's offsite copy (`[profile.offsite]`), `null` without one (read only
+    /// here: `save_offsite` and `remove_offsite` change it, `save_settings` keeps it).
+    pub offsite: Option<Offsite>,
 }
 
 impl Default for Settings {
@@ -65,6 +76,7 @@ impl Default for Settings {
             notify_on_success: false,
             launch_at_login: true,
             config_path: PathBuf::new(),
+            offsite: None,
         }
     }
 }
@@ -162,7 +174,7 @@ impl ProfileSettings {
             before_restore: hook(&self.before_restore),
             after_restore: hook(&self.after_restore),
             hook_timeout_secs: self.hook_timeout_secs,
-            // The window does not edit the offsite copy: save_settings keeps the saved one.
+            // Edited apart (save_offsite): save_settings puts the saved one back.
             offsite: None,
         }
     }
@@ -302,6 +314,7 @@ pub fn get_settings(state: &AppState, profile: Option<&str>) -> Settings {
         // Before the first setup this is the default the form offers: on.
         launch_at_login: if config.is_some() { state.login.enabled() } else { true },
         config_path: state.config_path.clone(),
+        offsite: chosen.and_then(|p| p.offsite.clone()),
     }
 }
 
@@ -340,12 +353,16 @@ fn store_profile(state: &AppState, was: Option<&str>, settings: Settings) -> Api
         tracing::info!("settings refused ({}): {e}", field.unwrap_or("-"));
         CommandError { field: field.map(String::from), ..e.into() }
     })?;
-    let engine = Engine::new(profile.clone(), &state.history_db)?;
     let first_setup = previous.is_none();
     let mut config = previous.unwrap_or_default();
     config.notify_on_success = settings.notify_on_success;
+    // The form does not edit the offsite copy: the saved one is kept, and reaches the
+    // engine (so the scheduler keeps pushing with the new settings, no restart needed).
+    let kept = config.profiles.iter().find(|p| Some(p.name.as_str()) == was).and_then(|p| p.offsite.clone());
+    let profile = Profile { offsite: kept, ..profile };
+    let engine = Engine::new(profile.clone(), &state.history_db)?;
     match config.profiles.iter_mut().find(|p| Some(p.name.as_str()) == was) {
-        Some(old) => *old = Profile { offsite: old.offsite.take(), ..profile.clone() },
+        Some(old) => *old = profile.clone(),
         None => config.profiles.push(profile.clone()),
     }
     // The config's own checks (e.g. a destination another profile uses) name a field too.
@@ -387,6 +404,234 @@ pub fn field_of(e: &Error, p: &Profile) -> Option<&'static str> {
 
 fn field_error(e: Error, field: &str) -> CommandError {
     CommandError { field: Some(field.to_string()), ..e.into() }
+}
+
+// ---------------------------------------------------------------- offsite
+
+/// The offsite section of the settings form. A blank secret means "the one already kept
+/// for this repository" (the keychain, or the environment); the secrets are never sent
+/// back to the window and never written to the config.
+#[derive(Clone, Default, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct OffsiteForm {
+    /// The restic repository URL: `s3:https://HOST/BUCKET/PREFIX` or `s3:http://127.0.0.1:PORT/BUCKET/PREFIX`.
+    pub repository: String,
+    /// The S3 access key id; blank: the one kept.
+    pub access_key_id: String,
+    /// The S3 secret access key; blank: the one kept.
+    pub secret_access_key: String,
+    /// The repository password; blank: the one kept.
+    pub password: String,
+    /// Offsite snapshots kept; 0: the saved value, else the default.
+    pub keep: usize,
+}
+
+/// What "Test connection" found.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct OffsiteCheck {
+    /// The repository URL, as Lifeboat writes it.
+    pub repository: String,
+    /// A repository is there and the password opens it; `false`: nothing there yet, and
+    /// saving creates one.
+    pub exists: bool,
+    /// Snapshots in it (all of them, any machine's).
+    pub snapshots: usize,
+    /// The outcome in a sentence.
+    pub message: String,
+}
+
+/// What saving the offsite settings did.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct OffsiteSaved {
+    /// The settings as saved.
+    pub settings: Settings,
+    /// A new repository was made (`false`: an existing one was attached to).
+    pub created: bool,
+    /// Snapshots already in it.
+    pub snapshots: usize,
+    /// The secrets are kept in the OS keychain; `false`: there is none, and the app
+    /// needs them in its environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// LIFEBOAT_OFFSITE_PASSWORD).
+    pub secrets_kept: bool,
+    /// The outcome in a sentence.
+    pub message: String,
+}
+
+/// The engine's offsite setting names as the window's field ids.
+fn offsite_field(e: Error) -> CommandError {
+    let field = match &e {
+        Error::Setting { field: "offsite.repository", .. } => Some("offsite_repository"),
+        Error::Setting { field: "offsite.keep", .. } => Some("offsite_keep"),
+        Error::Setting { field, .. } => Some(*field),
+        _ => None,
+    };
+    CommandError { field: field.map(String::from), ..e.into() }
+}
+
+/// The repository URL and the secrets of `form`; blanks filled from what is kept.
+fn form_secrets(form: &OffsiteForm) -> ApiResult<(lifeboat::offsite::RepoUrl, lifeboat::offsite::Secrets)> {
+    let url = lifeboat::offsite::RepoUrl::parse(&form.repository).map_err(offsite_field)?;
+    let given = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let (mut id, mut secret, mut password) =
+        (given(form.access_key_id.trim()), given(form.secret_access_key.trim()), given(&form.password));
+    if id.is_none() || secret.is_none() || password.is_none() {
+        if let Ok((kept, _)) = lifeboat::offsite::resolve_secrets(&url.text, None) {
+            id = id.or(Some(kept.keys.access_key_id));
+            secret = secret.or(Some(kept.keys.secret_access_key));
+            password = password.or(Some(kept.password));
+        }
+    }
+    let missing = |field: &str, what: &str| CommandError {
+        kind: ErrorKind::OffsiteSecretMissing,
+        message: format!("enter the {what}: none is kept for {}", url.text),
+        field: Some(field.to_string()),
+        headline: lifeboat::view::offsite_problem(ErrorKind::OffsiteSecretMissing).map(String::from),
+    };
+    let id = id.ok_or_else(|| missing("offsite_access_key_id", "access key id"))?;
+    let secret = secret.ok_or_else(|| missing("offsite_secret_access_key", "secret access key"))?;
+    let password = password.ok_or_else(|| missing("offsite_password", "repository password"))?;
+    let keys = lifeboat::offsite::Keys { access_key_id: id, secret_access_key: secret };
+    Ok((url, lifeboat::offsite::Secrets { keys, password }))
+}
+
+/// Checks the connection, the keys, the bucket and the password (within 15 s when the
+/// endpoint does not answer); changes nothing.
+pub fn test_offsite(form: &OffsiteForm) -> ApiResult<OffsiteCheck> {
+    let (url, secrets) = form_secrets(form)?;
+    tracing::info!("offsite: testing {}", url.text);
+    match lifeboat::offsite::list(&url.text, &secrets) {
+        Ok(snapshots) => Ok(OffsiteCheck {
+            message: format!(
+                "Connected: the password opens the repository ({}).",
+                match snapshots.len() {
+                    0 => "no snapshots in it yet".to_string(),
+                    1 => "1 snapshot in it".to_string(),
+                    n => format!("{n} snapshots in it"),
+                }
+            ),
+            repository: url.text,
+            exists: true,
+            snapshots: snapshots.len(),
+        }),
+        // The keys and the bucket answered; there is simply nothing at that prefix yet.
+        Err(Error::OffsiteNotARepository { .. }) => Ok(OffsiteCheck {
+            message: "Connected: the keys work and the bucket is there. There is no repository at this address \
+                      yet: Save creates one."
+                .to_string(),
+            repository: url.text,
+            exists: false,
+            snapshots: 0,
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates the repository (or attaches to the one there) as `lifeboat offsite init`
+/// does, keeps the secrets in the keychain, writes `[profile.offsite]` and applies it at
+/// once: the scheduler pushes what is pending now and after every backup.
+pub fn save_offsite(state: &AppState, profile: Option<&str>, form: &OffsiteForm) -> ApiResult<OffsiteSaved> {
+    let (mut config, at) = config_of(state, profile)?;
+    let mut profile = config.profiles[at].clone();
+    let (url, secrets) = form_secrets(form)?;
+    let mut settings = profile.offsite.clone().unwrap_or_else(|| Offsite::new(url.text.clone()));
+    settings.repository = url.text.clone();
+    if form.keep > 0 {
+        settings.keep = form.keep;
+    }
+    settings.validate(&format!("profile \"{}\"", profile.name)).map_err(offsite_field)?;
+    let report = lifeboat::offsite::init(&url.text, &secrets, lifeboat::offsite_chunk_bytes()?)?;
+    let secrets_kept = lifeboat::offsite::store_secrets(&url.text, &secrets)?;
+    profile.offsite = Some(settings);
+    let engine = Engine::new(profile.clone(), &state.history_db)?;
+    let name = profile.name.clone();
+    config.profiles[at] = profile;
+    config.save(&state.config_path)?;
+    tracing::info!(
+        "offsite: {} {} ({} snapshots); settings saved to {}",
+        if report.created { "created" } else { "attached to" },
+        report.repository,
+        report.snapshots,
+        state.config_path.display()
+    );
+    state.apply_profile(config, Some(&name), engine);
+    let mut message = if report.created {
+        "Saved. A new offsite repository was created; your backups are being copied to it.".to_string()
+    } else {
+        format!(
+            "Saved. Lifeboat attached to the repository there ({} snapshots); new backups are copied to it.",
+            report.snapshots
+        )
+    };
+    if !secrets_kept {
+        message.push_str(
+            " There is no keychain to keep the keys and the password in: start Lifeboat with \
+             AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and LIFEBOAT_OFFSITE_PASSWORD set.",
+        );
+    }
+    Ok(OffsiteSaved {
+        settings: get_settings(state, Some(&name)),
+        created: report.created,
+        snapshots: report.snapshots,
+        secrets_kept,
+        message,
+    })
+}
+
+/// Turns the offsite copy off: `[profile.offsite]` removed, a push in flight stopped.
+/// The repository, its snapshots and the kept secrets stay where they are.
+pub fn remove_offsite(state: &AppState, profile: Option<&str>) -> ApiResult<Settings> {
+    let (mut config, at) = config_of(state, profile)?;
+    let chosen = &mut config.profiles[at];
+    let gone = chosen.offsite.take();
+    let engine = Engine::new(chosen.clone(), &state.history_db)?;
+    let name = chosen.name.clone();
+    config.save(&state.config_path)?;
+    tracing::info!("offsite copy of \"{name}\" turned off (was {:?})", gone.map(|o| o.repository));
+    state.apply_profile(config, Some(&name), engine);
+    Ok(get_settings(state, Some(&name)))
+}
+
+/// The saved config and the index in it of `profile` (`None`: the first).
+fn config_of(state: &AppState, profile: Option<&str>) -> ApiResult<(Config, usize)> {
+    let name = state.require_engine(profile)?.profile().name.clone();
+    let config = state.config().ok_or(Error::NotSetUp)?;
+    let at = config.profiles.iter().position(|p| p.name == name).ok_or(Error::NotSetUp)?;
+    Ok((config, at))
+}
+
+/// The profile's offsite repository and its secrets (environment, else keychain).
+fn offsite_access(state: &AppState, profile: Option<&str>) -> ApiResult<(String, lifeboat::offsite::Secrets)> {
+    let engine = state.require_engine(profile)?;
+    let repository = engine.profile().offsite.as_ref().map(|o| o.repository.clone()).ok_or_else(|| {
+        offsite_field(Error::setting("offsite", "there is no offsite copy: set one up in Settings first"))
+    })?;
+    let (secrets, _) = lifeboat::offsite::resolve_secrets(&repository, None)?;
+    Ok((repository, secrets))
+}
+
+/// The snapshots in the profile's offsite repository, newest first (Lifeboat's only).
+pub fn list_offsite(state: &AppState, profile: Option<&str>) -> ApiResult<Vec<OffsiteSnapshot>> {
+    let (repository, secrets) = offsite_access(state, profile)?;
+    let all = lifeboat::offsite::list(&repository, &secrets)?;
+    Ok(all.into_iter().filter(|s| s.path.starts_with(lifeboat::offsite::SNAPSHOT_ROOT)).collect())
+}
+
+/// Restores offsite snapshot `snapshot` (its id) whole into `to`, a new or empty folder,
+/// and checks it against the manifest inside it. The live data is not touched.
+pub fn restore_offsite(
+    state: &AppState,
+    profile: Option<&str>,
+    snapshot: &str,
+    to: &Path,
+) -> ApiResult<OffsiteRestoreReport> {
+    let (repository, secrets) = offsite_access(state, profile)?;
+    if !to.is_absolute() {
+        return Err(Error::Refused { message: format!("{} is not a full path: choose a folder", to.display()) }.into());
+    }
+    tracing::info!("offsite: restore {snapshot} into {}", to.display());
+    let report = lifeboat::offsite::restore(&repository, &secrets, snapshot, &[], to, None, Default::default())?;
+    tracing::info!("offsite: restored {} files into {}", report.files, report.to.display());
+    Ok(report)
 }
 
 pub fn get_autostart(state: &AppState) -> bool {
@@ -467,5 +712,6 @@ fn open_path(path: PathBuf) -> ApiResult<()> {
         kind: ErrorKind::Io,
         message: format!("cannot open {}: {e}", path.display()),
         field: None,
+        headline: None,
     })
 }

@@ -11,7 +11,11 @@ use std::sync::Arc;
 use lifeboat::{BackupInfo, BackupOutcome, RestorePlan, RestoreReport, RestoreRequest, RunRecord, VerifyReport};
 use tauri::{AppHandle, Runtime, State};
 
-use crate::api::{self, ApiResult, BrowseEntry, CommandError, Settings, SinceBackup};
+use lifeboat::offsite::{OffsiteRestoreReport, OffsiteSnapshot};
+
+use crate::api::{
+    self, ApiResult, BrowseEntry, CommandError, OffsiteCheck, OffsiteForm, OffsiteSaved, Settings, SinceBackup,
+};
 use crate::state::{AppState, AppStatus};
 
 type AppStateRef<'a> = State<'a, Arc<AppState>>;
@@ -23,7 +27,7 @@ async fn blocking<T: Send + 'static>(
 ) -> ApiResult<T> {
     let state = Arc::clone(state);
     tauri::async_runtime::spawn_blocking(move || f(&state)).await.unwrap_or_else(|e| {
-        Err(CommandError { kind: lifeboat::ErrorKind::Internal, message: e.to_string(), field: None })
+        Err(CommandError { kind: lifeboat::ErrorKind::Internal, message: e.to_string(), field: None, headline: None })
     })
 }
 
@@ -103,6 +107,40 @@ pub async fn save_settings(state: AppStateRef<'_>, profile: Option<String>, sett
 #[tauri::command]
 pub async fn add_profile(state: AppStateRef<'_>, settings: Settings) -> ApiResult<Settings> {
     blocking(&state, move |s| api::add_profile(s, settings)).await
+}
+
+#[tauri::command]
+pub async fn test_offsite(state: AppStateRef<'_>, form: OffsiteForm) -> ApiResult<OffsiteCheck> {
+    blocking(&state, move |_| api::test_offsite(&form)).await
+}
+
+#[tauri::command]
+pub async fn save_offsite(
+    state: AppStateRef<'_>,
+    profile: Option<String>,
+    form: OffsiteForm,
+) -> ApiResult<OffsiteSaved> {
+    blocking(&state, move |s| api::save_offsite(s, profile.as_deref(), &form)).await
+}
+
+#[tauri::command]
+pub async fn remove_offsite(state: AppStateRef<'_>, profile: Option<String>) -> ApiResult<Settings> {
+    blocking(&state, move |s| api::remove_offsite(s, profile.as_deref())).await
+}
+
+#[tauri::command]
+pub async fn list_offsite(state: AppStateRef<'_>, profile: Option<String>) -> ApiResult<Vec<OffsiteSnapshot>> {
+    blocking(&state, move |s| api::list_offsite(s, profile.as_deref())).await
+}
+
+#[tauri::command]
+pub async fn restore_offsite(
+    state: AppStateRef<'_>,
+    profile: Option<String>,
+    snapshot: String,
+    to: PathBuf,
+) -> ApiResult<OffsiteRestoreReport> {
+    blocking(&state, move |s| api::restore_offsite(s, profile.as_deref(), &snapshot, &to)).await
 }
 
 /// A native folder picker, run from Rust: the window has no dialog permission. Test seam:

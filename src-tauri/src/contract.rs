@@ -10,7 +10,9 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{json, Map, Value};
 
-use crate::api::{BrowseEntry, CommandError, Settings, SinceBackup};
+use lifeboat::offsite::{OffsiteRestoreReport, OffsiteSnapshot};
+
+use crate::api::{BrowseEntry, CommandError, OffsiteCheck, OffsiteForm, OffsiteSaved, Settings, SinceBackup};
 use crate::events::{ProfileProgress, PROGRESS, STATUS_CHANGED};
 use crate::state::AppStatus;
 
@@ -90,6 +92,11 @@ fn commands(g: &mut Generators) -> Vec<Command> {
         command!(g, get_settings(profile: Option<String>) -> Settings),
         command!(g, save_settings(profile: Option<String>, settings: Settings) -> Settings),
         command!(g, add_profile(settings: Settings) -> Settings),
+        command!(g, test_offsite(form: OffsiteForm) -> OffsiteCheck),
+        command!(g, save_offsite(profile: Option<String>, form: OffsiteForm) -> OffsiteSaved),
+        command!(g, remove_offsite(profile: Option<String>) -> Settings),
+        command!(g, list_offsite(profile: Option<String>) -> Vec<OffsiteSnapshot>),
+        command!(g, restore_offsite(profile: Option<String>, snapshot: String, to: PathBuf) -> OffsiteRestoreReport),
         command!(g, pick_folder(start: Option<String>) -> Option<PathBuf>),
         command!(g, get_autostart() -> bool),
         command!(g, set_autostart(enabled: bool) -> bool),

@@ -6,7 +6,7 @@
 //! State flows one way: commands and the tray act through the scheduler (`api`), the
 //! scheduler announces, this loop shows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,9 @@ pub const PROGRESS: &str = "progress";
 
 /// At most this often a `progress` event per profile (~10 per second).
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+/// While an offsite push runs, the status is read again this often: the bytes it has
+/// sent so far (the push itself only announces its start and end).
+pub const OFFSITE_EVERY: Duration = Duration::from_secs(1);
 
 /// A running job's progress, and whose job it is.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -112,6 +115,8 @@ async fn show<R: Runtime>(app: AppHandle<R>, state: Arc<AppState>, mut scheduler
     let mut clock = tokio::time::interval(schedulers.tick);
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_progress: HashMap<String, Instant> = HashMap::new();
+    // The profiles whose offsite push runs now.
+    let mut pushing: HashSet<String> = HashSet::new();
     loop {
         let force = tokio::select! {
             event = schedulers.events.recv() => match event {
@@ -126,6 +131,13 @@ async fn show<R: Runtime>(app: AppHandle<R>, state: Arc<AppState>, mut scheduler
                 }
                 Some((profile, event)) => {
                     log_event(&profile, &event);
+                    if let Event::Offsite { pushing: now } = event {
+                        if now {
+                            pushing.insert(profile.clone());
+                        } else {
+                            pushing.remove(&profile);
+                        }
+                    }
                     let several = state.schedulers().len() > 1;
                     if let Some(note) = shown.notifier(&profile).for_event(&event, state.notify_on_success()) {
                         notify::send(naming(note, &profile, several));
@@ -135,6 +147,7 @@ async fn show<R: Runtime>(app: AppHandle<R>, state: Arc<AppState>, mut scheduler
                 None => return,
             },
             _ = clock.tick() => false,
+            _ = tokio::time::sleep(OFFSITE_EVERY), if !pushing.is_empty() => false,
             _ = state.login_changed.notified() => true,
             _ = state.profiles_changed.notified() => {
                 run_new_profiles(&state, &mut schedulers.running, &schedulers.tx, schedulers.tick);
@@ -204,6 +217,9 @@ fn log_event(profile: &str, event: &Event) {
             tracing::warn!("{profile}: {activity:?} failed (streak {streak}): {}", error.message)
         }
         Event::Changed => tracing::info!("{profile}: settings or pause changed"),
+        Event::Offsite { pushing } => {
+            tracing::info!("{profile}: offsite push {}", if *pushing { "started" } else { "ended" })
+        }
         Event::Progress(_) => {}
     }
 }

@@ -28,6 +28,25 @@ pub fn tick() -> Duration {
     })
 }
 
+/// How long Quit waits for a push in flight to stop at its next upload.
+pub const QUIT_WAIT: Duration = Duration::from_secs(5);
+
+/// On quit: cancels every profile's offsite push in flight (each stops at its next
+/// upload; the next start resumes it) and waits a little for them to stop, so their
+/// state is recorded.
+pub fn stop_offsite(state: &AppState) {
+    let schedulers = state.schedulers();
+    let was_pushing = schedulers.iter().any(|s| s.offsite().running());
+    schedulers.iter().for_each(|s| s.shutdown());
+    let started = std::time::Instant::now();
+    while schedulers.iter().any(|s| s.offsite().running()) && started.elapsed() < QUIT_WAIT {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if was_pushing {
+        tracing::info!("offsite push cancelled on quit; it resumes at the next start");
+    }
+}
+
 /// Starts the app and runs until "Quit"; returns the exit code.
 pub fn run() -> i32 {
     let _log_guard = lifeboat::init_logging(&lifeboat::log_dir(), Some(tracing::Level::WARN));
@@ -69,6 +88,11 @@ pub fn run() -> i32 {
             commands::get_settings,
             commands::save_settings,
             commands::add_profile,
+            commands::test_offsite,
+            commands::save_offsite,
+            commands::remove_offsite,
+            commands::list_offsite,
+            commands::restore_offsite,
             commands::pick_folder,
             commands::get_autostart,
             commands::set_autostart,
@@ -80,11 +104,15 @@ pub fn run() -> i32 {
         ])
         .build(tauri::generate_context!())
         .expect("cannot start Lifeboat");
-    let code = app.run_return(|_app, event| {
+    let code = app.run_return(|app, event| match event {
         // Closing the window leaves the app in the tray; only "Quit" (exit code set) ends it.
-        if let RunEvent::ExitRequested { code: None, api, .. } = event {
-            api.prevent_exit();
+        RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        RunEvent::Exit => {
+            if let Some(state) = app.try_state::<Arc<AppState>>() {
+                stop_offsite(&state);
+            }
         }
+        _ => {}
     });
     tracing::info!("Lifeboat stopped");
     code

@@ -243,6 +243,7 @@ fn profile_status(s: &Scheduler, status: Option<Status>, profile: String, proble
         config_problem: problem,
         running: running.as_ref().map(|(a, p)| (*a, p.as_ref())),
         paused,
+        offsite_push: s.offsite().uploading(),
     };
     ProfileStatus {
         view: view::describe(status.as_ref(), &facts, s.now()),

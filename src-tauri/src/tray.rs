@@ -75,6 +75,10 @@ impl<R: Runtime> PerProfile<R> {
 struct TrayMenu<R: Runtime> {
     profiles: Vec<String>,
     status: MenuItem<R>,
+    offsite: MenuItem<R>,
+    /// The offsite line shown: it changes seldom, so it is set only when it does (each
+    /// menu change is a round trip to the main thread).
+    offsite_shown: Mutex<String>,
     backup_now: PerProfile<R>,
     open_folder: PerProfile<R>,
     pause_hour: MenuItem<R>,
@@ -107,6 +111,7 @@ fn profile_names(status: &AppStatus) -> Vec<String> {
 fn build_menu<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Result<(Menu<R>, TrayMenu<R>)> {
     let profiles = profile_names(status);
     let status_item = MenuItem::with_id(app, "status", &status.view.headline, false, None::<&str>)?;
+    let offsite = MenuItem::with_id(app, "offsite", offsite_line(status), false, None::<&str>)?;
     let backup_now = PerProfile::build(app, BACKUP_NOW, "Back up now", &profiles, true)?;
     let open = MenuItem::with_id(app, "open", "Open Lifeboat", true, None::<&str>)?;
     let open_folder = PerProfile::build(app, OPEN_FOLDER, "Open backup folder", &profiles, false)?;
@@ -127,6 +132,7 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
         app,
         &[
             &status_item,
+            &offsite,
             &PredefinedMenuItem::separator(app)?,
             backup_now.entry(),
             &open,
@@ -141,6 +147,8 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, status: &AppStatus) -> tauri::Resu
     let handles = TrayMenu {
         profiles,
         status: status_item,
+        offsite_shown: Mutex::new(offsite_line(status)),
+        offsite,
         backup_now,
         open_folder,
         pause_hour,
@@ -190,6 +198,7 @@ impl<R: Runtime> TrayMenu<R> {
             && status.profiles.iter().all(|p| p.paused_until.as_deref() == Some("indefinitely"));
         let mut results = vec![
             self.status.set_text(&status.view.headline),
+            self.show_offsite(status),
             self.pause_hour.set_enabled(configured),
             self.pause_indefinitely.set_enabled(configured && !all_paused_indefinitely),
             self.resume.set_enabled(any_paused),
@@ -200,6 +209,25 @@ impl<R: Runtime> TrayMenu<R> {
         results.extend(self.open_folder.set_enabled(configured, |_| true, true));
         results
     }
+}
+
+impl<R: Runtime> TrayMenu<R> {
+    fn show_offsite(&self, status: &AppStatus) -> tauri::Result<()> {
+        let line = offsite_line(status);
+        let mut shown = self.offsite_shown.lock().unwrap_or_else(|e| e.into_inner());
+        if *shown == line {
+            return Ok(());
+        }
+        self.offsite.set_text(&line)?;
+        *shown = line;
+        Ok(())
+    }
+}
+
+/// The offsite line of the menu: the engine's words for the profile the status line
+/// shows, or that there is no offsite copy.
+fn offsite_line(status: &AppStatus) -> String {
+    status.view.offsite.as_ref().map_or_else(|| "Offsite copy: not set up".to_string(), |o| o.line.clone())
 }
 
 /// Shows `status` in the tray: icon, status line, enabled items; a menu built for other

@@ -38,6 +38,7 @@ fn settings_for(sb: &Sandbox) -> Settings {
         notify_on_success: false,
         launch_at_login: true,
         config_path: PathBuf::new(),
+        offsite: None,
     }
 }
 
@@ -223,4 +224,70 @@ fn a_broken_config_asks_for_setup_with_the_cause() {
     let status = api::get_status(&app_state(&sb));
     assert_eq!(status.view.state, State::Setup);
     assert!(status.view.headline.contains("line 3, column"), "{}", status.view.headline);
+}
+
+/// The offsite code of this process: its state and cache in a temp folder, no keychain and
+/// no secrets from the developer's shell (set once, before any offsite call reads them).
+fn offsite_env() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("commands-offsite-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::env::set_var("LIFEBOAT_DATA_DIR", &dir);
+        std::env::set_var("LIFEBOAT_OFFSITE_KEYCHAIN", "none");
+        for v in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "LIFEBOAT_OFFSITE_PASSWORD"] {
+            std::env::remove_var(v);
+        }
+    });
+}
+
+#[test]
+fn saving_settings_keeps_the_offsite_copy_and_hands_it_to_the_running_engine() {
+    offsite_env();
+    let sb = Sandbox::new();
+    sb.write_config();
+    let repo = "s3:http://127.0.0.1:9/lifeboat/kept";
+    let mut text = std::fs::read_to_string(&sb.config).unwrap();
+    text.push_str(&format!("[profile.offsite]\nrepository = \"{repo}\"\nkeep = 7\nkeep_daily = 3\n"));
+    std::fs::write(&sb.config, text).unwrap();
+    let state = app_state(&sb);
+    let shown = api::get_settings(&state, None).offsite.expect("the settings show the offsite copy");
+    assert_eq!((shown.repository.as_str(), shown.keep), (repo, 7));
+
+    // The settings form (which does not edit the offsite copy) saves a new keep.
+    let mut settings = api::get_settings(&state, None);
+    settings.offsite = None;
+    settings.profile.as_mut().unwrap().keep = 3;
+    api::save_settings(&state, None, settings).unwrap();
+    let saved = lifeboat::Config::load(&sb.config).unwrap();
+    let offsite = saved.profiles[0].offsite.clone().expect("the offsite table is kept in the file");
+    assert_eq!((offsite.repository.as_str(), offsite.keep, offsite.keep_daily), (repo, 7, Some(3)));
+    // ...and the engine the scheduler now runs has it too: no restart needed for pushes.
+    let engine = state.scheduler(None).unwrap().engine().unwrap();
+    assert_eq!(engine.profile().keep, 3);
+    assert_eq!(engine.profile().offsite.as_ref(), Some(&offsite));
+
+    // Turned off: gone from the file and from the running engine.
+    let after = api::remove_offsite(&state, None).unwrap();
+    assert!(after.offsite.is_none());
+    assert!(lifeboat::Config::load(&sb.config).unwrap().profiles[0].offsite.is_none());
+    assert!(state.scheduler(None).unwrap().engine().unwrap().profile().offsite.is_none());
+}
+
+#[test]
+fn the_offsite_form_names_the_field_at_fault() {
+    offsite_env();
+    let bad_url = api::OffsiteForm { repository: "https://example.com/bucket".into(), ..Default::default() };
+    let e = api::test_offsite(&bad_url).expect_err("not an s3: URL");
+    assert_eq!(e.field.as_deref(), Some("offsite_repository"), "{e}");
+    assert!(e.message.contains("s3:"), "{e}");
+    let no_keys = api::OffsiteForm {
+        repository: "s3:http://127.0.0.1:9/lifeboat/none".into(),
+        password: "pw".into(),
+        ..Default::default()
+    };
+    let e = api::test_offsite(&no_keys).expect_err("no keys anywhere");
+    assert_eq!(e.kind, lifeboat::ErrorKind::OffsiteSecretMissing);
+    assert_eq!(e.field.as_deref(), Some("offsite_access_key_id"), "{e}");
+    assert_eq!(e.headline.as_deref(), Some("A key or the password is missing."));
 }

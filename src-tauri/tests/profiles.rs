@@ -31,6 +31,7 @@ fn form(name: &str, source: PathBuf, destination: PathBuf) -> Settings {
         notify_on_success: false,
         launch_at_login: false,
         config_path: PathBuf::new(),
+        offsite: None,
     }
 }
 

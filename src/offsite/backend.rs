@@ -168,6 +168,12 @@ impl S3Backend {
         })
     }
 
+    /// Counts what it uploads in `uploaded` (shared with whoever shows the progress).
+    pub fn counting_into(mut self, uploaded: Arc<Uploaded>) -> S3Backend {
+        self.uploaded = uploaded;
+        self
+    }
+
     /// What was uploaded through this backend (and its clones) so far.
     pub fn uploaded(&self) -> Arc<Uploaded> {
         Arc::clone(&self.uploaded)

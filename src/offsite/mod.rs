@@ -32,12 +32,12 @@ use crate::config::Profile;
 use crate::error::{ErrorReport, Result};
 use crate::layout::BackupKind;
 
-pub use backend::{Keys, PROBE_TIMEOUT};
-pub use push::{push, ROLLING_PARTS};
+pub use backend::{Keys, Uploaded, PROBE_TIMEOUT};
+pub use push::{push, push_counting, ROLLING_PARTS};
 pub use restore::{list, restore, verify};
 pub use secrets::{read_password_file, resolve as resolve_secrets, store as store_secrets, Found, Secrets};
 pub use url::RepoUrl;
-pub use worker::Pusher;
+pub use worker::{PushObserver, Pusher};
 
 /// Every Lifeboat snapshot's path starts here: `/lifeboat/<profile>`.
 pub const SNAPSHOT_ROOT: &str = "/lifeboat/";
@@ -79,6 +79,10 @@ pub struct OffsiteStatus {
     pub last_push: Option<LastPush>,
     /// Complete local backups not pushed yet (newer than the newest offsite), oldest first.
     pub pending: Vec<String>,
+    /// Complete local backups that are also offsite (by this machine's records of its
+    /// pushes, less what retention forgot), oldest first: the window's "offsite" badge.
+    #[serde(default)]
+    pub pushed: Vec<String>,
     /// The last failure, cleared by the next push that completes.
     pub last_error: Option<ErrorReport>,
     /// When it failed (UTC).
@@ -90,15 +94,16 @@ pub struct OffsiteStatus {
 pub fn status(profile: &Profile, local: &[BackupInfo]) -> Option<OffsiteStatus> {
     let offsite = profile.offsite.as_ref()?;
     let st = state::load(&profile.name, &offsite.repository);
-    let mut pending: Vec<&BackupInfo> = local
-        .iter()
-        .filter(|b| b.kind == BackupKind::Backup && st.pending(&b.name, b.started_at.timestamp_millis()))
-        .collect();
-    pending.sort_by_key(|b| b.started_at);
+    let mut complete: Vec<&BackupInfo> = local.iter().filter(|b| b.kind == BackupKind::Backup).collect();
+    complete.sort_by_key(|b| b.started_at);
+    let names = |keep: &dyn Fn(&BackupInfo) -> bool| -> Vec<String> {
+        complete.iter().filter(|b| keep(b)).map(|b| b.name.clone()).collect()
+    };
     Some(OffsiteStatus {
         repository: offsite.repository.clone(),
+        pending: names(&|b| st.pending(&b.name, b.started_at.timestamp_millis())),
+        pushed: names(&|b| st.pushed.contains_key(&b.name)),
         last_push: st.last_push,
-        pending: pending.into_iter().map(|b| b.name.clone()).collect(),
         last_error: st.last_error,
         last_error_at: st.last_error_at,
     })

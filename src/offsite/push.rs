@@ -17,6 +17,7 @@ use crate::config::{Offsite, Profile};
 use crate::error::{Error, Result};
 use crate::layout::BackupKind;
 
+use super::backend::Uploaded;
 use super::repo::{IndexedRepo, Remote};
 use super::secrets::Secrets;
 use super::state::{self, State};
@@ -51,8 +52,23 @@ pub fn settings(profile: &Profile) -> Result<&Offsite> {
 /// A classified offsite error; [`Error::NoSuchBackup`] for an unknown `only`;
 /// [`Error::DestinationUnavailable`] when the local backups cannot be read.
 pub fn push(profile: &Profile, only: Option<&str>, secrets: &Secrets, cancel: Arc<AtomicBool>) -> Result<PushRun> {
+    push_counting(profile, only, secrets, cancel, None)
+}
+
+/// As [`push`], counting the bytes uploaded into `uploaded` as they go (the background
+/// pusher's progress).
+///
+/// # Errors
+/// As [`push`].
+pub fn push_counting(
+    profile: &Profile,
+    only: Option<&str>,
+    secrets: &Secrets,
+    cancel: Arc<AtomicBool>,
+    uploaded: Option<Arc<Uploaded>>,
+) -> Result<PushRun> {
     let offsite = settings(profile)?;
-    let result = push_inner(profile, offsite, only, secrets, cancel);
+    let result = push_inner(profile, offsite, only, secrets, cancel, uploaded);
     if let Err(e) = &result {
         state::record_error(&profile.name, &offsite.repository, e);
     }
@@ -65,10 +81,11 @@ fn push_inner(
     only: Option<&str>,
     secrets: &Secrets,
     cancel: Arc<AtomicBool>,
+    uploaded: Option<Arc<Uploaded>>,
 ) -> Result<PushRun> {
     let url = RepoUrl::parse(&offsite.repository)?;
     let limit = offsite.upload_limit_kbps.map(|k| u64::from(k) * 1000);
-    let remote = Remote::connect(&url, secrets, limit, Arc::clone(&cancel))?;
+    let remote = Remote::connect_counting(&url, secrets, limit, Arc::clone(&cancel), uploaded)?;
     let mut repo = remote.open(secrets, "push")?.to_indexed_ids().map_err(|e| remote.fail(&e, "push"))?;
     let host = crate::fsx::host_name();
     let as_path = snapshot_path(&profile.name);

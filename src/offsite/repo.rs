@@ -43,8 +43,25 @@ impl Remote {
         upload_limit: Option<u64>,
         cancel: Arc<AtomicBool>,
     ) -> Result<Remote> {
-        let backend = S3Backend::new(url, &secrets.keys, upload_limit, cancel)
+        Self::connect_counting(url, secrets, upload_limit, cancel, None)
+    }
+
+    /// As [`Remote::connect`], counting uploads into `uploaded` when given.
+    ///
+    /// # Errors
+    /// As [`Remote::connect`].
+    pub fn connect_counting(
+        url: &RepoUrl,
+        secrets: &Secrets,
+        upload_limit: Option<u64>,
+        cancel: Arc<AtomicBool>,
+        uploaded: Option<Arc<Uploaded>>,
+    ) -> Result<Remote> {
+        let mut backend = S3Backend::new(url, &secrets.keys, upload_limit, cancel)
             .map_err(|e| classify::from_opendal(url, &e, Stage::Connect))?;
+        if let Some(counter) = uploaded {
+            backend = backend.counting_into(counter);
+        }
         let probe = backend.probe().map_err(|e| classify::from_opendal(url, &e, Stage::Connect))?;
         Ok(Remote { url: url.clone(), probe, backend })
     }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use crate::config::Profile;
 use crate::error::{Error, Result};
 
+use super::backend::Uploaded;
+
 /// The first retry waits this long after a failed push; each further failure doubles it.
 pub const FIRST_RETRY: Duration = Duration::from_secs(60);
 /// The longest wait between retries.
@@ -28,13 +30,19 @@ struct Inner {
     failures: u32,
     retry_at: Option<Instant>,
     pushes: u64,
+    /// What the push running now has uploaded so far.
+    uploading: Option<Arc<Uploaded>>,
 }
+
+/// Told when a push starts (`true`) and when it ends (`false`), however it ended.
+pub type PushObserver = Box<dyn Fn(bool) + Send + Sync>;
 
 struct Shared {
     inner: Mutex<Inner>,
     wake: Condvar,
     cancel: Arc<AtomicBool>,
     first_retry: Duration,
+    observer: Option<PushObserver>,
 }
 
 /// Pushes a profile's pending backups in the background, one push at a time.
@@ -50,11 +58,22 @@ impl Pusher {
 
     /// As [`Pusher::start`], with the first retry after `first_retry` (tests).
     pub fn with_first_retry(first_retry: Duration) -> Pusher {
+        Self::spawn(first_retry, None)
+    }
+
+    /// As [`Pusher::start`], telling `observer` when each push starts and ends (the
+    /// scheduler turns that into an event, so a front end shows "uploading" and its end).
+    pub fn observed(observer: PushObserver) -> Pusher {
+        Self::spawn(FIRST_RETRY, Some(observer))
+    }
+
+    fn spawn(first_retry: Duration, observer: Option<PushObserver>) -> Pusher {
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner::default()),
             wake: Condvar::new(),
             cancel: Arc::new(AtomicBool::new(false)),
             first_retry,
+            observer,
         });
         let worker = Arc::clone(&shared);
         let spawned = std::thread::Builder::new().name("lifeboat-offsite".into()).spawn(move || run(&worker));
@@ -68,10 +87,19 @@ impl Pusher {
         self.shared.inner.lock().expect("offsite pusher state")
     }
 
-    /// Asks for a push of `profile`'s pending backups (no-op without an offsite copy).
-    /// Returns at once; a push already running picks the request up when it ends.
+    /// Asks for a push of `profile`'s pending backups. Returns at once; a push already
+    /// running picks the request up when it ends. A profile without an offsite copy (it
+    /// was turned off) stops the push in flight and any retry.
     pub fn request(&self, profile: &Profile) {
         if profile.offsite.is_none() {
+            let mut s = self.inner();
+            let had = s.profile.take().is_some();
+            s.requested = false;
+            s.retry_at = None;
+            s.failures = 0;
+            if had && s.running {
+                self.shared.cancel.store(true, Ordering::SeqCst);
+            }
             return;
         }
         let mut s = self.inner();
@@ -111,6 +139,11 @@ impl Pusher {
         self.inner().running
     }
 
+    /// Bytes the push running now has uploaded so far; `None` when none runs.
+    pub fn uploading(&self) -> Option<u64> {
+        self.inner().uploading.as_ref().map(|u| u.bytes.load(Ordering::Relaxed))
+    }
+
     /// Pushes completed since the start (tests wait on it).
     pub fn pushes(&self) -> u64 {
         self.inner().pushes
@@ -135,7 +168,7 @@ pub fn backoff(first: Duration, failures: u32) -> Duration {
 
 fn run(shared: &Shared) {
     loop {
-        let profile = {
+        let (profile, uploaded) = {
             let mut s = shared.inner.lock().expect("offsite pusher state");
             loop {
                 if s.stopped {
@@ -152,12 +185,16 @@ fn run(shared: &Shared) {
             s.requested = false;
             s.retry_at = None;
             s.running = true;
+            let uploaded = Arc::new(Uploaded::default());
+            s.uploading = Some(Arc::clone(&uploaded));
             shared.cancel.store(false, Ordering::SeqCst);
-            s.profile.clone().expect("checked above")
+            (s.profile.clone().expect("checked above"), uploaded)
         };
-        let result = push_pending(&profile, Arc::clone(&shared.cancel));
+        shared.tell(true);
+        let result = push_pending(&profile, Arc::clone(&shared.cancel), uploaded);
         let mut s = shared.inner.lock().expect("offsite pusher state");
         s.running = false;
+        s.uploading = None;
         match result {
             Ok(()) => {
                 s.failures = 0;
@@ -174,10 +211,21 @@ fn run(shared: &Shared) {
                 s.retry_at = Some(Instant::now() + wait);
             }
         }
+        // Told after the lock is released: the observer may read the pusher's state.
+        drop(s);
+        shared.tell(false);
     }
 }
 
-fn push_pending(profile: &Profile, cancel: Arc<AtomicBool>) -> Result<()> {
+impl Shared {
+    fn tell(&self, pushing: bool) {
+        if let Some(observer) = &self.observer {
+            observer(pushing);
+        }
+    }
+}
+
+fn push_pending(profile: &Profile, cancel: Arc<AtomicBool>, uploaded: Arc<Uploaded>) -> Result<()> {
     let offsite = super::push::settings(profile)?;
     let secrets = match super::secrets::resolve(&offsite.repository, None) {
         Ok((s, _)) => s,
@@ -186,7 +234,7 @@ fn push_pending(profile: &Profile, cancel: Arc<AtomicBool>) -> Result<()> {
             return Err(e);
         }
     };
-    let run = super::push::push(profile, None, &secrets, cancel)?;
+    let run = super::push::push_counting(profile, None, &secrets, cancel, Some(uploaded))?;
     for p in &run.pushed {
         tracing::info!("offsite: {} pushed ({} bytes uploaded, {:.1} s)", p.backup, p.uploaded_bytes, p.seconds);
     }

@@ -3,7 +3,8 @@
 //! port explicit and free, a fresh data dir, telemetry off, the credentials by
 //! environment, one bucket. Ready when `GET /status` on the S3 port answers 200 and the filer has the bucket.
 //!
-//! The `weed` binary is `$LIFEBOAT_WEED`, else `.venv-s3/bin/weed` in the repository. When
+//! The `weed` binary is `$LIFEBOAT_WEED`, else `.venv-s3/bin/weed` in the repository. The
+//! app's tests include this file too (`src-tauri/tests/common/mod.rs`, by `#[path]`). When
 //! it is missing the tests fail, saying how to install it, unless `LIFEBOAT_NO_S3_TESTS=1`
 //! is set outside CI (then each S3 test prints that it was skipped). Under CI they always
 //! fail: no silent skip.
@@ -22,9 +23,16 @@ pub const BUCKET: &str = "lifeboat";
 
 /// The `weed` binary, or `None` when the S3 tests are explicitly skipped here.
 pub fn weed() -> Option<PathBuf> {
+    // This file also serves the app's tests (`src-tauri/tests/common`, by `#[path]`), whose
+    // manifest dir is `src-tauri`: the repository's `.venv-s3` is then one level up.
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let path = match std::env::var_os("LIFEBOAT_WEED").filter(|v| !v.is_empty()) {
         Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-s3/bin/weed"),
+        None => [manifest, manifest.parent().unwrap_or(manifest)]
+            .iter()
+            .map(|d| d.join(".venv-s3/bin/weed"))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| manifest.join(".venv-s3/bin/weed")),
     };
     if path.is_file() {
         return Some(path);

@@ -370,6 +370,33 @@ const commands = {
     changed();
     return { ...next, configured: true };
   },
+  test_offsite: async ({ form }) => {
+    await sleep(600);
+    if (form.password === 'wrong') {
+      throw {
+        kind: 'offsite_wrong_password', headline: 'Wrong password: it does not open this repository.',
+        message: `wrong password for the offsite repository ${form.repository}: it opens none of its keys`,
+      };
+    }
+    return { repository: form.repository, exists: true, snapshots: 2, message: 'Connected: the password opens the repository (2 snapshots in it).' };
+  },
+  save_offsite: async ({ form }) => {
+    await sleep(900);
+    settings = { ...settings, offsite: { repository: form.repository, keep: form.keep || 14 } };
+    return { settings, created: true, snapshots: 0, secrets_kept: true, message: 'Saved. A new offsite repository was created; your backups are being copied to it.' };
+  },
+  remove_offsite: () => {
+    settings = { ...settings, offsite: null };
+    return settings;
+  },
+  list_offsite: () => backups.filter((b) => b.kind === 'backup').map((b, i) => ({
+    id: `${i}f3a9c2`.padEnd(64, '0'), short_id: `${i}f3a9c2`.padEnd(8, '0'), time: b.started_at, backup: b.name,
+    profile: 'DrumGen Scorer', host: 'studio', path: '/lifeboat/DrumGen Scorer', files: TOTAL_FILES, size: TOTAL_BYTES, added: 0,
+  })),
+  restore_offsite: async ({ snapshot, to }) => {
+    await sleep(1500);
+    return { snapshot: { id: snapshot }, to, files: TOTAL_FILES + 2, bytes: TOTAL_BYTES, checked_against_manifest: TOTAL_FILES + 2, seconds: 1.5 };
+  },
   pick_folder: ({ start } = {}) => window.prompt('Mock folder picker: type a folder path', start ?? '/home/ana') || null,
   get_autostart: () => autostart,
   set_autostart: ({ enabled }) => {

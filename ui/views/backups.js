@@ -14,8 +14,11 @@ const PROBLEM_LABEL = {
 const MAX_PROBLEMS_SHOWN = 5;
 const EMPTY_TEXT = 'No backups yet. “Back up now” makes the first one; after that Lifeboat keeps them coming.';
 
-export function backupsView({ onRestore, onBrowse, onSince, onVerify, onShowFolder }) {
+export function backupsView({ onRestore, onBrowse, onSince, onVerify, onShowFolder, onOffsiteRestore }) {
   const list = h('ol', { id: 'backup-list', class: 'cards' });
+  const offsiteOpen = h('button', {
+    id: 'offsite-restore-open', type: 'button', hidden: true, onclick: () => onOffsiteRestore?.(offsite?.repository),
+  }, 'Restore from offsite…');
   const listError = h('p', { id: 'backups-error', class: 'alert', role: 'alert' });
   const empty = h('p', { class: 'empty', hidden: true }, EMPTY_TEXT);
   const safetyList = h('ol', { class: 'cards' });
@@ -26,7 +29,8 @@ export function backupsView({ onRestore, onBrowse, onSince, onVerify, onShowFold
     safetyList);
   const el = h('div', null,
     h('section', { id: 'backups-section', class: 'section', 'aria-labelledby': 'backups-title' },
-      h('h2', { id: 'backups-title' }, 'Recent backups'), listError, empty, list),
+      h('div', { class: 'section-head' }, h('h2', { id: 'backups-title' }, 'Recent backups'), offsiteOpen),
+      listError, empty, list),
     safety);
 
   // Verify results outlive re-renders of the list: name -> { running } | { report, at } | { error }.
@@ -45,6 +49,8 @@ export function backupsView({ onRestore, onBrowse, onSince, onVerify, onShowFold
     : null;
   let backups = [];
   let busy = false;
+  let offsite = null; // the status's offsite block: { repository, pushed: [names], pending, ... }
+  let offsiteKey = '';
 
   function render() {
     const refocus = focusedAction();
@@ -68,7 +74,10 @@ export function backupsView({ onRestore, onBrowse, onSince, onVerify, onShowFold
       h('div', { class: 'card-head' },
         h('h3', { id: titleId, class: 'card-title' },
           h('time', { datetime: b.started_at ?? '', title: exactTime(started) }, shortDateTime(started))),
-        h('span', { class: `chip trigger-${b.trigger ?? 'unknown'}` }, label(TRIGGER_LABEL, b.trigger))),
+        h('span', { class: 'chips-row' },
+          !isSafety && offsite?.pushed?.includes(b.name)
+            && h('span', { class: 'chip offsite-badge', title: `Also offsite: ${offsite.repository}` }, 'offsite'),
+          h('span', { class: `chip trigger-${b.trigger ?? 'unknown'}` }, label(TRIGGER_LABEL, b.trigger)))),
       h('p', { class: 'card-meta' },
         timeEl(b.started_at), ' · took ', duration(b.duration_secs), ' · ',
         h('span', { class: 'total-size' }, bytes(b.totals?.bytes)), ' (',
@@ -164,6 +173,15 @@ export function backupsView({ onRestore, onBrowse, onSince, onVerify, onShowFold
     setBusy(value) {
       if (busy === value) return;
       busy = value;
+      render();
+    },
+    /** The status's offsite block (null: no offsite copy): badges and "Restore from offsite…". */
+    setOffsite(o) {
+      offsite = o ?? null;
+      offsiteOpen.hidden = !offsite;
+      const key = offsite ? `${offsite.repository}|${(offsite.pushed ?? []).join(',')}` : '';
+      if (key === offsiteKey) return;
+      offsiteKey = key;
       render();
     },
   };

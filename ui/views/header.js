@@ -16,10 +16,15 @@ export function headerView({ onBackupNow, onPause, onResume }) {
   const profile = h('p', { id: 'profile-name', class: 'profile-name' });
   const lastBackup = h('dd', { id: 'last-backup' });
   const nextBackup = h('dd', { id: 'next-backup' });
+  const offsite = h('dd', { id: 'offsite-state' });
+  const offsiteFact = h('div', { class: 'offsite-fact', hidden: true }, h('dt', null, 'Offsite'), offsite);
   const facts = h('dl', { class: 'facts' },
     h('div', null, h('dt', null, 'Last backup'), lastBackup),
-    h('div', null, h('dt', null, 'Next backup'), nextBackup));
+    h('div', null, h('dt', null, 'Next backup'), nextBackup),
+    offsiteFact);
   const lastError = h('p', { id: 'last-error', class: 'alert', role: 'alert' });
+  const offsiteAlert = h('p', { id: 'offsite-alert', class: 'alert', role: 'alert' });
+  const offsiteProgress = h('p', { id: 'offsite-progress', class: 'hint', role: 'status' });
 
   const backupNow = h('button', { id: 'backup-now', type: 'button', class: 'primary', onclick: onBackupNow },
     'Back up now');
@@ -51,7 +56,7 @@ export function headerView({ onBackupNow, onPause, onResume }) {
   const actions = h('div', { class: 'actions' }, backupNow, pauseMenu, resume);
   const el = h('header', { class: 'health', id: 'health' },
     h('div', { class: 'health-top' }, badge, h('div', { class: 'health-title' }, state, profile)),
-    facts, lastError, actions, progress.el, actionError, actionStatus);
+    facts, lastError, offsiteAlert, offsiteProgress, actions, progress.el, actionError, actionStatus);
 
   return {
     el,
@@ -78,6 +83,14 @@ export function headerView({ onBackupNow, onPause, onResume }) {
       fill(lastBackup, last ? timeEl(last) : 'None yet');
       fill(nextBackup, nextText(app, s));
       lastError.textContent = app?.alert ?? '';
+      // The offsite copy, in the app's words: short in the facts, the whole line when it failed.
+      const o = app?.offsite ?? null;
+      offsiteFact.hidden = setup || !o;
+      offsite.textContent = o?.short ?? '';
+      offsite.title = o?.line ?? '';
+      offsite.dataset.state = o?.state ?? 'off';
+      offsiteAlert.textContent = o?.state === 'failed' ? o.line : '';
+      offsiteProgress.textContent = o?.state === 'uploading' && !setup ? o.line : '';
       // A failed click whose cause the header already shows is not said twice.
       if (repeats(lastError.textContent, actionError.textContent)) actionError.textContent = '';
 

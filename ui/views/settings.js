@@ -1,8 +1,10 @@
 // The settings tab: the profile, schedule, app options and hooks. Save sends the whole
-// Settings back through save_settings, which applies it at once.
+// Settings back through save_settings, which applies it at once. Below it, the offsite
+// copy (views/offsite.js), saved on its own through save_offsite.
 
 import { h } from '../dom.js';
 import { checkField, field, formErrors, numberField, profileFields, splitList } from './fields.js';
+import { offsiteSettings } from './offsite.js';
 
 const HOOKS = [
   ['before_backup', 'Before each backup'],
@@ -54,6 +56,13 @@ export function settingsView({ api, onSaved }) {
     configPath);
   const errors = formErrors(form, top);
   const $ = (id) => form.querySelector(`#${id}`);
+  const offsite = offsiteSettings({
+    api,
+    onSaved: (s) => {
+      current = s;
+      onSaved?.(s);
+    },
+  });
 
   // Launch at login takes effect on click, like the system switch it mirrors.
   $('launch-at-login').addEventListener('change', async (e) => {
@@ -123,7 +132,8 @@ export function settingsView({ api, onSaved }) {
     configPath.textContent = s?.config_path ? `Settings file: ${s.config_path}` : '';
     // Hooks in use should not hide behind a closed section.
     if (HOOKS.some(([key]) => p?.[key])) form.querySelector('details.advanced').open = true;
+    offsite.fill(s);
   }
 
-  return { el: form, fill: fillForm };
+  return { el: h('div', { class: 'settings-panel' }, form, offsite.el), fill: fillForm };
 }

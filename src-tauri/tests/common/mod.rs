@@ -8,6 +8,9 @@
 
 pub mod bus;
 pub mod dbusmenu;
+/// A real S3 server (SeaweedFS) for the offsite tests: the engine's own helper.
+#[path = "../../../tests/common/s3.rs"]
+pub mod s3;
 pub mod seed;
 
 use std::ffi::OsString;
@@ -217,6 +220,11 @@ impl Drop for AppProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether the tests run under CI (`CI` set and not false): then nothing is skipped.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
 /// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.

@@ -4,6 +4,9 @@
 //! sharing a bus would find each other) and its own tauri-driver on free ports, so the
 //! tests run in parallel. Screenshots go to `target/e2e-screenshots/<test>/`.
 
+// Each WebDriver test binary (e2e.rs, e2e_offsite.rs) uses only some of these helpers.
+#![allow(dead_code)]
+
 use std::fs;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt as _;
