@@ -40,6 +40,8 @@
 //   First run   form#setup-form with the same field ids (#source #include #destination
 //               #every-hours #keep #launch-at-login), #setup-save, #setup-error
 //               (setup and settings are never in the page at the same time)
+//   Notice      #background-notice (shown once when no tray icon can show; ?notice=background
+//               or window.lifeboatShowNotice()), #background-notice-ok
 //   Activity    #activity > li.run[data-outcome=success|skipped|failed][data-id],
 //               #open-log, #activity-error
 
@@ -216,5 +218,14 @@ async function start() {
   // Only the wording of relative times changes with the clock; no commands here.
   setInterval(() => refreshTimes(document), TICK_MS);
 }
+
+/** The once-only "runs in the background" notice, for a desktop with no tray (the app decides). */
+function showNotice() {
+  const notice = document.getElementById('background-notice');
+  notice.hidden = false;
+  document.getElementById('background-notice-ok').onclick = () => { notice.hidden = true; };
+}
+window.lifeboatShowNotice = showNotice;
+if (new URLSearchParams(location.search).get('notice') === 'background') showNotice();
 
 start();
