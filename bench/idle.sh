@@ -12,7 +12,8 @@
 #   CPU          utime + stime of the process (/proc/PID/stat), as a share of one core
 #   PSS          /proc/PID/smaps_rollup of the app and of its WebKit children
 #                (WebKitWebProcess, WebKitNetworkProcess): memory charged to Lifeboat,
-#                shared library pages split among the processes that map them
+#                shared library pages split among the processes that map them; and USS
+#                (private pages only), which other processes on the machine do not move
 # in two states: "never opened" (hidden start) and "window closed" (the window opened by a
 # second launch, as from the app menu, then closed with the window manager's close
 # message, bench/xclose.py), and also "window open" (PSS only, for scale).
@@ -109,6 +110,9 @@ children() { # WebKit processes whose parent is $1
     return 0
 }
 pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+# USS: pages only this process maps (private); unlike PSS it does not move when other
+# processes that map the same libraries (another WebKit app, a test run) come and go.
+uss_kib() { awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s + 0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
 switches() { # "TID COUNT" per thread: its voluntary + involuntary context switches
     local t
     for t in /proc/"$1"/task/*; do
@@ -133,11 +137,11 @@ measure() { # measure STATE PID SETTLE
     log "$state: measuring for $MEASURE s"
     sleep "$MEASURE"
     switches "$pid" > "$W/switches.1"; c1=$(cpu_ticks "$pid")
-    local app_pss kids="" kid_pss=0 k name
-    app_pss=$(pss_kib "$pid")
+    local app_pss app_uss kids="" kid_pss=0 kid_uss=0 k name
+    app_pss=$(pss_kib "$pid"); app_uss=$(uss_kib "$pid")
     for k in $(children "$pid"); do
         name=$(cat "/proc/$k/comm"); kids+="$name $(mb "$(pss_kib "$k")") MB; "
-        kid_pss=$((kid_pss + $(pss_kib "$k")))
+        kid_pss=$((kid_pss + $(pss_kib "$k"))); kid_uss=$((kid_uss + $(uss_kib "$k")))
     done
     local wake cpu total
     wake=$(awk -v d="$(switch_delta "$W/switches.0" "$W/switches.1")" -v t="$MEASURE" 'BEGIN {printf "%.0f", d * 60 / t}')
@@ -148,8 +152,8 @@ measure() { # measure STATE PID SETTLE
     awk '/^[0-9a-f]+-[0-9a-f]+ / {name = $6; if (name == "") name = "[anon]"} /^Pss:/ {pss[name] += $2}
          END {for (n in pss) printf "%8d kB  %s\n", pss[n], n}' "/proc/$pid/smaps" | sort -rn | head -15 \
         > "$OUT/idle-maps-${state// /-}.txt"
-    log "$state: $wake wakeups/min, CPU $cpu %, PSS app $(mb "$app_pss") MB + children $(mb "$kid_pss") MB = $(mb "$total") MB (${kids:-no WebKit process})"
-    ROWS+=("$state	$wake	$cpu	$(mb "$app_pss")	$(mb "$kid_pss")	$(mb "$total")	${kids:-none}")
+    log "$state: $wake wakeups/min, CPU $cpu %, PSS app $(mb "$app_pss") MB + children $(mb "$kid_pss") MB = $(mb "$total") MB (${kids:-no WebKit process}); USS $(mb $((app_uss + kid_uss))) MB"
+    ROWS+=("$state	$wake	$cpu	$(mb "$app_pss")	$(mb "$kid_pss")	$(mb "$total")	$(mb $((app_uss + kid_uss)))	${kids:-none}")
 }
 
 "$APP" --hidden >"$W/app.out" 2>"$W/app.err" &
@@ -178,7 +182,8 @@ done
 sleep 10 # the page loads and asks for its data
 open_pss=$(pss_kib "$APP_PID"); for k in $(children "$APP_PID"); do open_pss=$((open_pss + $(pss_kib "$k"))); done
 log "window open: PSS $(mb "$open_pss") MB (app and WebKit children)"
-ROWS+=("window open	-	-	-	-	$(mb "$open_pss")	-")
+open_uss=$(uss_kib "$APP_PID"); for k in $(children "$APP_PID"); do open_uss=$((open_uss + $(uss_kib "$k"))); done
+ROWS+=("window open	-	-	-	-	$(mb "$open_pss")	$(mb "$open_uss")	-")
 python3 "$BENCH_DIR/xclose.py" "$win"
 for _ in $(seq 1 100); do
     [[ -z "$(xdotool search --all --onlyvisible --pid "$APP_PID" --name '^Lifeboat$' 2>/dev/null || true)" ]] && break
@@ -190,7 +195,7 @@ measure "window closed" "$APP_PID" "$WAIT"
 
 mkdir -p "$OUT"
 {
-    printf 'state\twakeups_per_min\tcpu_percent\tapp_pss_mb\twebkit_pss_mb\ttotal_pss_mb\twebkit\n'
+    printf 'state\twakeups_per_min\tcpu_percent\tapp_pss_mb\twebkit_pss_mb\ttotal_pss_mb\ttotal_uss_mb\twebkit\n'
     printf '%s\n' "${ROWS[@]}"
 } > "$OUT/idle.tsv"
 {
@@ -198,11 +203,11 @@ mkdir -p "$OUT"
     echo
     echo "Release \`lifeboat-app --hidden\`, Xvfb, panel: $panel, scheduler tick 60 s."
     echo
-    echo "| state | wakeups/min | CPU | PSS app | PSS WebKit | PSS total |"
-    echo "|---|---:|---:|---:|---:|---:|"
+    echo "| state | wakeups/min | CPU | PSS app | PSS WebKit | PSS total | USS total |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
     for r in "${ROWS[@]}"; do
-        IFS=$'\t' read -r st wk cpu app kid tot _ <<<"$r"
-        if [[ "$wk" == - ]]; then echo "| $st | | | | | $tot MB |"; else echo "| $st | $wk | $cpu % | $app MB | $kid MB | **$tot MB** |"; fi
+        IFS=$'\t' read -r st wk cpu app kid tot uss _ <<<"$r"
+        if [[ "$wk" == - ]]; then echo "| $st | | | | | $tot MB | $uss MB |"; else echo "| $st | $wk | $cpu % | $app MB | $kid MB | **$tot MB** | $uss MB |"; fi
     done
 } > "$OUT/idle.md"
 cat "$OUT/idle.md"
