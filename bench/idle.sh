@@ -150,7 +150,7 @@ measure() { # measure STATE PID SETTLE
     # Where the app's PSS is: the largest mappings (anonymous ones as [anon]).
     mkdir -p "$OUT"
     awk '/^[0-9a-f]+-[0-9a-f]+ / {name = $6; if (name == "") name = "[anon]"} /^Pss:/ {pss[name] += $2}
-         END {for (n in pss) printf "%8d kB  %s\n", pss[n], n}' "/proc/$pid/smaps" | sort -rn | head -15 \
+         END {for (n in pss) printf "%8d kB  %s\n", pss[n], n}' "/proc/$pid/smaps" | sort -rn | awk 'NR <= 15' \
         > "$OUT/idle-maps-${state// /-}.txt"
     log "$state: $wake wakeups/min, CPU $cpu %, PSS app $(mb "$app_pss") MB + children $(mb "$kid_pss") MB = $(mb "$total") MB (${kids:-no WebKit process}); USS $(mb $((app_uss + kid_uss))) MB"
     ROWS+=("$state	$wake	$cpu	$(mb "$app_pss")	$(mb "$kid_pss")	$(mb "$total")	$(mb $((app_uss + kid_uss)))	${kids:-none}")
