@@ -16,7 +16,8 @@
 #   BENCH_RUNS             runs (hyperfine) or paired rounds per measurement (5)
 #   BENCH_MEM_RUNS         paired rounds of cases 5 and 7 (5); hyperfine: 1 run
 #   BENCH_WARMUP           untimed paired rounds before the timed ones (1)
-#   BENCH_CASES            which cases to run ("1 2 3 4 5 6 7 8"; 8 = offsite, bench/offsite.sh)
+#   BENCH_CASES            which cases to run ("1 2 3 4 5 6 7 8 9"; 8 = offsite, bench/offsite.sh;
+#                          9 = the tray app's idle cost, bench/idle.sh: BENCH_IDLE_WAIT_SECS)
 #   BENCH_SCOPES           source scopes for cases 1-3: "all" (whole source,
 #                          app.db included) and/or "files" (the folders only)
 #   BENCH_MUTATE_PERCENT   share of files changed in case 3 (1)
@@ -51,7 +52,7 @@ fi
 MEM_SIZES=${BENCH_MEM_SIZES:-512-7168}
 MEM_DB_MB=${BENCH_MEM_DB_MB:-0}
 WARMUP=${BENCH_WARMUP:-1}
-CASES=${BENCH_CASES:-1 2 3 4 5 6 7 8}
+CASES=${BENCH_CASES:-1 2 3 4 5 6 7 8 9}
 SCOPES=${BENCH_SCOPES:-all files}
 MUTATE=${BENCH_MUTATE_PERCENT:-1}
 NO_LIFEBOAT=${BENCH_NO_LIFEBOAT:-0}
@@ -533,6 +534,15 @@ main() {
             LB="$LB" bash "$BENCH_DIR/offsite.sh" || { FAILED=$((FAILED + 1)); log "FAILED: offsite case (bench/offsite.sh)"; }
         else
             log "case 8 (offsite) needs lifeboat: skipped"
+        fi
+    fi
+    if has_case 9; then
+        log "case 9 (idle tray app): building lifeboat-app"
+        if (cd "$ROOT" && cargo build --release -p lifeboat-app); then
+            APP="${CARGO_TARGET_DIR:-$ROOT/target}/release/lifeboat-app" bash "$BENCH_DIR/idle.sh" \
+                || { FAILED=$((FAILED + 1)); log "FAILED: idle case (bench/idle.sh)"; }
+        else
+            FAILED=$((FAILED + 1)); log "FAILED: case 9 cannot build lifeboat-app"
         fi
     fi
     if ((FAILED > 0)); then

@@ -57,6 +57,8 @@
 //               #offsite-snapshots li.offsite-snapshot[data-id=ID][data-backup=NAME]
 //               > input.offsite-pick, #offsite-restore (Restore into folder…), #offsite-close,
 //               #offsite-restore-result (#offsite-restore-to), #offsite-restore-error
+//   Notice      #background-notice (shown once when no tray icon can show; ?notice=background
+//               or window.lifeboatShowNotice()), #background-notice-ok
 //   Activity    #activity > li.run[data-outcome=success|skipped|failed][data-id],
 //               #open-log, #activity-error
 
@@ -301,5 +303,14 @@ async function start() {
   // Only the wording of relative times changes with the clock; no commands here.
   setInterval(() => refreshTimes(document), TICK_MS);
 }
+
+/** The once-only "runs in the background" notice, for a desktop with no tray (the app decides). */
+function showNotice() {
+  const notice = document.getElementById('background-notice');
+  notice.hidden = false;
+  document.getElementById('background-notice-ok').onclick = () => { notice.hidden = true; };
+}
+window.lifeboatShowNotice = showNotice;
+if (new URLSearchParams(location.search).get('notice') === 'background') showNotice();
 
 start();

@@ -1,4 +1,5 @@
 //! Launch at login through tauri-plugin-autostart, with the Linux entry's command quoted.
+//! The login item starts Lifeboat with [`HIDDEN_ARG`]: into the tray, no window.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +11,9 @@ use tauri_plugin_autostart::ManagerExt;
 /// The name of the login entry (`~/.config/autostart/Lifeboat.desktop` on Linux).
 pub const ENTRY_NAME: &str = "Lifeboat";
 
+/// The argument the login item passes: start in the background, open no window.
+pub const HIDDEN_ARG: &str = "--hidden";
+
 /// Whether the app starts at login, and the switch for it.
 pub trait LoginItem: Send + Sync {
     fn enabled(&self) -> bool;
@@ -19,7 +23,7 @@ pub trait LoginItem: Send + Sync {
 
 /// The autostart plugin, as configured for Lifeboat.
 pub fn plugin<R: Runtime>() -> tauri::plugin::TauriPlugin<R> {
-    let builder = tauri_plugin_autostart::Builder::new().app_name(ENTRY_NAME);
+    let builder = tauri_plugin_autostart::Builder::new().app_name(ENTRY_NAME).args([HIDDEN_ARG]);
     #[cfg(target_os = "macos")]
     let builder = builder.macos_launcher(tauri_plugin_autostart::MacosLauncher::LaunchAgent);
     builder.build()
@@ -40,7 +44,7 @@ impl<R: Runtime> LoginItem for PluginLoginItem<R> {
         #[cfg(target_os = "linux")]
         if enabled {
             if let Some(entry) = linux_entry_path() {
-                fix_exec_line(&entry).map_err(|e| Error::io("fix the login entry", &entry, e))?;
+                fix_exec_line(&entry, &[HIDDEN_ARG]).map_err(|e| Error::io("fix the login entry", &entry, e))?;
             }
         }
         let now = manager.is_enabled().unwrap_or(enabled);
@@ -70,17 +74,26 @@ pub fn linux_entry_path() -> Option<PathBuf> {
     Some(Path::new(&home).join(".config/autostart").join(format!("{ENTRY_NAME}.desktop")))
 }
 
-/// The plugin writes `Exec=<path> ` unquoted, which breaks on a path with a space; this
-/// rewrites the line with the program quoted per the Desktop Entry spec. Idempotent.
-pub fn fix_exec_line(entry: &Path) -> std::io::Result<()> {
+/// The plugin writes `Exec=<path> <args joined by spaces>` unquoted, which breaks on a path
+/// with a space; this rewrites the line with the program and each of `args` (what the
+/// plugin was given) quoted per the Desktop Entry spec. Idempotent.
+pub fn fix_exec_line(entry: &Path, args: &[&str]) -> std::io::Result<()> {
+    let joined = args.join(" ");
     let text = std::fs::read_to_string(entry)?;
     let mut changed = false;
     let lines: Vec<String> = text
         .lines()
         .map(|line| match line.strip_prefix("Exec=") {
-            Some(program) if !program.trim_start().starts_with('"') => {
+            Some(value) if !value.trim_start().starts_with('"') => {
                 changed = true;
-                format!("Exec={}", quote_exec_arg(program.trim()))
+                let value = value.trim();
+                let program = value.strip_suffix(joined.as_str()).unwrap_or(value).trim_end();
+                let mut line = format!("Exec={}", quote_exec_arg(program));
+                for arg in args {
+                    line.push(' ');
+                    line.push_str(&quote_exec_arg(arg));
+                }
+                line
             }
             _ => line.to_string(),
         })
@@ -185,12 +198,17 @@ mod tests {
     fn fix_up_quotes_the_plugin_line_once() {
         let dir = tempfile::tempdir().unwrap();
         let entry = dir.path().join("Lifeboat.desktop");
-        std::fs::write(&entry, "[Desktop Entry]\nType=Application\nExec=/opt/Life boat/lifeboat-app \nTerminal=false")
-            .unwrap();
-        fix_exec_line(&entry).unwrap();
-        fix_exec_line(&entry).unwrap();
+        std::fs::write(
+            &entry,
+            "[Desktop Entry]\nType=Application\nExec=/opt/Life boat/lifeboat-app --hidden\nTerminal=false",
+        )
+        .unwrap();
+        fix_exec_line(&entry, &[HIDDEN_ARG]).unwrap();
+        fix_exec_line(&entry, &[HIDDEN_ARG]).unwrap();
         let text = std::fs::read_to_string(&entry).unwrap();
-        assert!(text.contains("\nExec=\"/opt/Life boat/lifeboat-app\"\n"), "{text}");
+        assert!(text.contains("\nExec=\"/opt/Life boat/lifeboat-app\" --hidden\n"), "{text}");
+        let exec = text.lines().find_map(|l| l.strip_prefix("Exec=")).unwrap();
+        assert_eq!(parse_exec(exec), vec!["/opt/Life boat/lifeboat-app", "--hidden"]);
         assert!(text.starts_with("[Desktop Entry]\nType=Application\n"), "{text}");
     }
 }

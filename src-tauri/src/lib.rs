@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod autostart;
+pub mod background;
 pub mod commands;
 pub mod contract;
 pub mod events;
@@ -47,15 +48,27 @@ pub fn stop_offsite(state: &AppState) {
     }
 }
 
-/// Starts the app and runs until "Quit"; returns the exit code.
+/// Whether the command line asks for a start in the background (the login item's
+/// [`autostart::HIDDEN_ARG`]): no window then.
+pub fn hidden_start<S: AsRef<str>>(args: impl IntoIterator<Item = S>) -> bool {
+    args.into_iter().skip(1).any(|a| a.as_ref() == autostart::HIDDEN_ARG)
+}
+
+/// Starts the app and runs until "Quit"; returns the exit code. A launch by the user opens
+/// the window; `--hidden` (the login item) opens none; a second launch focuses the window.
 pub fn run() -> i32 {
     let _log_guard = lifeboat::init_logging(&lifeboat::log_dir(), Some(tracing::Level::WARN));
     tracing::info!("Lifeboat {} starting (pid {})", env!("CARGO_PKG_VERSION"), std::process::id());
     let tick = tick();
+    let hidden = hidden_start(std::env::args());
     let app = tauri::Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            tracing::info!("second launch: focusing the running app");
-            window::show(app);
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            if hidden_start(&argv) {
+                tracing::info!("second launch, hidden: nothing to show");
+            } else {
+                tracing::info!("second launch: focusing the running app");
+                window::show(app);
+            }
         }))
         .plugin(autostart::plugin())
         .plugin(tauri_plugin_dialog::init())
@@ -68,8 +81,10 @@ pub fn run() -> i32 {
             app.manage(Arc::clone(&state));
             tray::create(&handle, &state.status())?;
             events::start(&handle, Arc::clone(&state), tick);
-            if state.schedulers().is_empty() {
-                window::show(&handle);
+            if hidden {
+                background::watch_hidden_start(&handle, lifeboat::data_dir());
+            } else {
+                background::open_on_launch(&handle, &lifeboat::data_dir());
             }
             Ok(())
         })

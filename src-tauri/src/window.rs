@@ -13,15 +13,32 @@ pub const MAIN: &str = "main";
 /// resident, measured under Xvfb) then exits and the app idles without it.
 pub const DESTROY_ON_CLOSE: bool = true;
 
+/// The page's query that makes the window show the background notice (`ui/main.js`).
+pub const NOTICE_QUERY: &str = "notice=background";
+
 /// Shows and focuses the window, creating it if it was closed.
 pub fn show<R: Runtime>(app: &AppHandle<R>) {
+    open(app, false);
+}
+
+/// Shows the window with the notice that Lifeboat keeps running in the background and how
+/// to open it again (for a desktop with no tray icon).
+pub fn show_notice<R: Runtime>(app: &AppHandle<R>) {
+    open(app, true);
+}
+
+fn open<R: Runtime>(app: &AppHandle<R>, notice: bool) {
     if let Some(window) = app.get_webview_window(MAIN) {
+        if notice {
+            let _ = window.eval("window.lifeboatShowNotice && window.lifeboatShowNotice()");
+        }
         let _ = window.unminimize();
         let _ = window.show();
         let _ = window.set_focus();
         return;
     }
-    let built = WebviewWindowBuilder::new(app, MAIN, WebviewUrl::App("index.html".into()))
+    let page = if notice { format!("index.html?{NOTICE_QUERY}") } else { "index.html".to_string() };
+    let built = WebviewWindowBuilder::new(app, MAIN, WebviewUrl::App(page.into()))
         .title("Lifeboat")
         .inner_size(420.0, 640.0)
         .min_inner_size(360.0, 480.0)

@@ -1,6 +1,7 @@
 //! Launch at login through the real autostart plugin in a (mock-runtime) Tauri app:
 //! switching it on writes `~/.config/autostart/Lifeboat.desktop` whose `Exec` runs the
-//! program even from a path with a space; switching it off removes the entry.
+//! program with `--hidden` (start in the tray, no window) even from a path with a space;
+//! switching it off removes the entry.
 //!
 //! The plugin takes the program path from `current_exe()`, so the test runs a copy of
 //! itself placed in a folder whose name has a space, with `HOME` in a temp folder.
@@ -65,8 +66,12 @@ fn enabling_writes_a_quoted_entry_and_disabling_removes_it() {
 
     let text = std::fs::read_to_string(report.join("entry.desktop")).unwrap();
     let exec = text.lines().find_map(|l| l.strip_prefix("Exec=")).expect("an Exec line");
-    assert_eq!(exec, format!("\"{}\"", exe.display()), "entry:\n{text}");
-    assert_eq!(autostart::parse_exec(exec), vec![exe.display().to_string()], "a launcher runs exactly this program");
+    assert_eq!(exec, format!("\"{}\" --hidden", exe.display()), "entry:\n{text}");
+    assert_eq!(
+        autostart::parse_exec(exec),
+        vec![exe.display().to_string(), autostart::HIDDEN_ARG.to_string()],
+        "a launcher runs exactly this program, hidden"
+    );
     assert!(text.contains("[Desktop Entry]") && text.contains("Type=Application"), "{text}");
     assert_eq!(std::fs::read_to_string(report.join("after-disable")).unwrap(), "absent");
     assert!(home.join(".config/autostart").is_dir(), "the entry went to $HOME/.config/autostart");

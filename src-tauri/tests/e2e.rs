@@ -694,3 +694,32 @@ async fn add_a_second_profile_and_switch_between_them() {
     .await;
     app.quit().await;
 }
+
+/// Whether the once-only background notice shows in the window.
+async fn notice_shown(app: &App) -> bool {
+    app.js("return !document.querySelector('#background-notice').hidden", &[]).await == json!(true)
+}
+
+#[tokio::test]
+async fn with_no_tray_host_the_window_says_once_how_to_open_it_again() {
+    let sb = sandbox();
+    let marker = lifeboat_app::background::notice_marker(&sb.data_dir);
+    fs::remove_file(&marker).unwrap();
+    // The test's private bus has no StatusNotifier watcher: no panel would show the icon.
+    let mut app = App::launch(&sb, "background-notice").await;
+    app.wait_visible("#background-notice").await;
+    let text = app.text("#background-notice p").await.unwrap_or_default();
+    assert!(text.contains("keeps running in the background"), "{text}");
+    assert!(text.contains("launch Lifeboat again from your app menu"), "{text}");
+    assert!(marker.is_file(), "the notice is remembered once shown");
+    app.shot("notice").await;
+    app.click("#background-notice-ok").await;
+    app.wait_js("the notice to close", "return document.querySelector('#background-notice').hidden", &[]).await;
+    app.quit().await;
+
+    // The next launch, still with no tray host: the window opens without the notice.
+    let app = App::launch(&sb, "background-notice-again").await;
+    app.wait_visible("#setup-form").await;
+    assert!(!notice_shown(&app).await, "the notice is shown once only");
+    app.quit().await;
+}

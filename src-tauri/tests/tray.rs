@@ -136,8 +136,9 @@ fn back_up_now_from_the_tray_menu_makes_a_backup() {
     let sb = Sandbox::new();
     sb.write_config();
     let bus = PrivateBus::start();
-    // The app starts first: its item must register when the watcher appears later.
-    let mut app = sb.start_app(&bus, &[]);
+    // The app starts first, hidden as at login: its item must register when the watcher
+    // appears later, and no window opens.
+    let mut app = sb.start_app_with(&bus, &["--hidden"], &[]);
     let startup = wait_for(Duration::from_secs(60), "the startup backup", || sb.backups().pop());
 
     let items: Items = Arc::default();

@@ -152,11 +152,17 @@ impl Sandbox {
 
     /// Starts the real app binary in this sandbox on `bus`, under the current display.
     pub fn start_app(&self, bus: &PrivateBus, extra_env: &[(&str, &str)]) -> AppProcess {
+        self.start_app_with(bus, &[], extra_env)
+    }
+
+    /// [`Sandbox::start_app`] with command-line arguments (e.g. `--hidden`).
+    pub fn start_app_with(&self, bus: &PrivateBus, args: &[&str], extra_env: &[(&str, &str)]) -> AppProcess {
         require_display();
         let log = self.root.path().join("app.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lifeboat-app"));
         cmd.envs(self.app_env(&bus.address))
             .env_remove("LIFEBOAT_TICK_SECS")
+            .args(args)
             .stdin(Stdio::null())
             .stdout(fs::File::create(&log).unwrap())
             .stderr(fs::File::create(self.root.path().join("app.err")).unwrap());
@@ -237,6 +243,16 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Opt
         assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The visible X windows of process `pid` titled exactly `title` (xdotool, package
+/// `xdotool`), as window ids.
+pub fn visible_windows(pid: u32, title: &str) -> Vec<String> {
+    let out = Command::new("xdotool")
+        .args(["search", "--all", "--onlyvisible", "--pid", &pid.to_string(), "--name", &format!("^{title}$")])
+        .output()
+        .expect("xdotool (package xdotool) is needed for the window tests");
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
 }
 
 /// The GUI tests need an X display (run them under `xvfb-run -a`).

@@ -25,10 +25,13 @@ use crate::common::{PrivateBus, Sandbox};
 pub const WAIT: Duration = Duration::from_secs(90);
 
 /// A sandbox for one test (see [`Sandbox`]) with the seed's data, an empty backup drive
-/// and no config (first run).
+/// and no config (first run). The private bus has no tray host, so the once-only
+/// background notice is marked as shown already (its own test removes the mark).
 pub fn sandbox() -> Sandbox {
     let sb = Sandbox::with(SEED);
     sb.plug_in_drive();
+    fs::create_dir_all(&sb.data_dir).unwrap();
+    fs::write(lifeboat_app::background::notice_marker(&sb.data_dir), "shown\n").unwrap();
     sb
 }
 
