@@ -53,24 +53,10 @@ async fn fill_setup(app: &mut App, sb: &Sandbox, shoot: bool) {
     .await;
 }
 
-/// Waits until the header says Protected and the list shows `n` backups; their names, newest first.
-async fn protected_with(app: &App, n: usize) -> Vec<String> {
-    let v = app
-        .wait_js(
-            &format!("Protected with {n} backup card(s)"),
-            "const cards = [...document.querySelectorAll('#backup-list .backup-card')].map((c) => c.dataset.name);
-             const state = document.querySelector('#health')?.dataset.state;
-             return state === 'protected' && cards.length === arguments[0] ? cards : null;",
-            &[json!(n)],
-        )
-        .await;
-    serde_json::from_value(v).unwrap()
-}
-
 /// First run through the window, then the backup the app makes as soon as it is set up.
 async fn set_up(app: &mut App, sb: &Sandbox) -> String {
     fill_setup(app, sb, false).await;
-    let names = protected_with(app, 1).await;
+    let names = app.protected_with(1).await;
     assert_eq!(sb.backups(), names, "the card is the backup folder on the drive");
     names[0].clone()
 }
@@ -141,7 +127,7 @@ async fn first_run_setup_writes_the_config_and_shows_the_main_view() {
     assert!(entry_text.contains("lifeboat-app"), "{entry_text}");
 
     // Set up, the app protects the data at once: the main view with the first backup.
-    let names = protected_with(&app, 1).await;
+    let names = app.protected_with(1).await;
     assert_eq!(sb.backups(), names);
     assert_eq!(app.text("#state").await.as_deref(), Some("Protected"));
     assert_eq!(app.text("#profile-name").await.as_deref(), Some(APP_DIR));
@@ -195,7 +181,7 @@ async fn back_up_now_makes_a_backup_and_its_card_shows_the_counts() {
     app.wait_visible("#progress").await;
     app.shot("backing-up").await;
 
-    let names = protected_with(&app, 2).await;
+    let names = app.protected_with(2).await;
     assert_eq!(names[1], first, "newest first");
     let name = names[0].clone();
     assert_eq!(sb.backups(), {
@@ -308,7 +294,7 @@ async fn restore_brings_the_data_back_and_shows_the_safety_snapshot() {
     let rows = app.attr("#safety-section .db-rows[data-table=\"test_results\"]", "data-rows").await;
     assert_eq!(rows.as_deref(), Some("200"), "the snapshot holds the data from just before the restore");
     assert!(app.is_enabled("#safety-section .restore-btn").await, "the snapshot has its own restore button");
-    assert_eq!(protected_with(&app, 1).await, vec![name.clone()], "the snapshot is not one of the backups");
+    assert_eq!(app.protected_with(1).await, vec![name.clone()], "the snapshot is not one of the backups");
     app.scroll_to("#safety-section").await;
     app.shot("safety-snapshot").await;
 
@@ -339,7 +325,7 @@ async fn unplugged_destination_needs_attention_with_the_cause() {
     // Plugged back in, Back up now works again and the alarm goes away.
     fs::rename(&away, &sb.drive).unwrap();
     app.click("#backup-now").await;
-    let names = protected_with(&app, 2).await;
+    let names = app.protected_with(2).await;
     assert_eq!(names[1], first);
     assert_eq!(app.text("#last-error").await.as_deref(), Some(""));
     app.shot("plugged-back").await;

@@ -46,21 +46,7 @@ async fn set_up(app: &App, sb: &Sandbox) -> String {
     app.type_into("#include", INCLUDE).await;
     app.type_into("#destination", path(&sb.destination)).await;
     app.click("#setup-save").await;
-    backups_shown(app, 1).await[0].clone()
-}
-
-/// Waits until the header says Protected with `n` backup cards; their names, newest first.
-async fn backups_shown(app: &App, n: usize) -> Vec<String> {
-    let v = app
-        .wait_js(
-            &format!("Protected with {n} backup card(s)"),
-            "const cards = [...document.querySelectorAll('#backup-list .backup-card')].map((c) => c.dataset.name);
-             const state = document.querySelector('#health')?.dataset.state;
-             return state === 'protected' && cards.length === arguments[0] ? cards : null;",
-            &[json!(n)],
-        )
-        .await;
-    serde_json::from_value(v).unwrap()
+    app.protected_with(1).await[0].clone()
 }
 
 /// Clicks `button` in the offsite form and waits for its outcome: `(ok, text)`.
@@ -173,7 +159,7 @@ async fn offsite_settings_push_and_restore_from_offsite_in_the_window() {
     app.wait_visible(".offsite-fact").await;
     // ...and after Back up now, the new one, in the background.
     app.click("#backup-now").await;
-    let names = backups_shown(&app, 2).await;
+    let names = app.protected_with(2).await;
     let newest = names[0].clone();
     assert_ne!(newest, first);
     wait_offsite_badge(&app, &newest).await;

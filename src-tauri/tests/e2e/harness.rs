@@ -192,6 +192,21 @@ impl App {
         self.client.execute(script, args.to_vec()).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
+    /// Waits until the header says Protected and the list shows `n` backup cards; their
+    /// names, newest first.
+    pub async fn protected_with(&self, n: usize) -> Vec<String> {
+        let v = self
+            .wait_js(
+                &format!("Protected with {n} backup card(s)"),
+                "const cards = [...document.querySelectorAll('#backup-list .backup-card')].map((c) => c.dataset.name);
+                 const state = document.querySelector('#health')?.dataset.state;
+                 return state === 'protected' && cards.length === arguments[0] ? cards : null;",
+                &[json!(n)],
+            )
+            .await;
+        serde_json::from_value(v).unwrap()
+    }
+
     /// Polls `script` until it returns something other than null, false, "" or [];
     /// on timeout saves a screenshot and fails with what the header says.
     pub async fn wait_js(&self, what: &str, script: &str, args: &[Value]) -> Value {
