@@ -237,3 +237,21 @@ fn include_named_like_lifeboat_files_is_refused() {
     assert_clear_error(&out, &["backup_info.txt"], &["collide", "reserved", "lifeboat", "conflict", "clash"]);
     assert_nothing_written(&dest);
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_instead_of_panicking() {
+    // `lifeboat list | head -1`: the reader is gone before the output is written.
+    let sb = Sandbox::new();
+    ready(&sb);
+    sb.run_ok(&["backup"]);
+    for args in [&["list"][..], &["status"], &["status", "--json"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = sb.cmd().args(args).stdout(writer).stderr(std::process::Stdio::piped()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "lifeboat {args:?} panicked on a closed pipe: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "lifeboat {args:?}: {stderr}");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "lifeboat {args:?} ended by SIGPIPE: {:?}", out.status);
+    }
+}

@@ -171,8 +171,24 @@ enum OffsiteCommand {
     },
 }
 
+/// Lets a command end quietly when the reader of its output goes away, as Unix tools do
+/// (`lifeboat list | head -1`): the default action of SIGPIPE, which Rust's runtime sets
+/// to "ignore" (so `println!` would panic on a closed pipe). Not for the commands that
+/// talk to the network (`run`, `offsite`): a socket closed by the other end must be an
+/// error they handle, never a signal that ends them.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default, before any other thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run | Command::Offsite { .. }) {
+        quiet_on_closed_pipe();
+    }
     let stderr_level = matches!(cli.command, Command::Run).then_some(tracing::Level::INFO);
     let _guard = lifeboat::init_logging(&lifeboat::log_dir(), stderr_level);
     match run(cli) {
