@@ -200,6 +200,17 @@ fn check_database(path: &Path, entry: &FileEntry, manifest: &Manifest) -> Vec<Pr
 }
 
 /// Files in the backup that the manifest does not list.
+/// Whether `rel` is what SQLite leaves beside a backed-up database that a reader opened
+/// (`sqlite3 -readonly backup_…/drumgen.db`, as a user checking a copy by hand does): its
+/// `-shm` index, or a `-wal` with no frames in it (0 bytes). Neither changes the
+/// database, so neither is damage. A `-wal` with frames is (it would change what the copy
+/// holds), and stays "extra". See <https://www.sqlite.org/walformat.html>.
+fn reader_leftover(rel: &str, path: &Path, manifest: &Manifest) -> bool {
+    let of_database =
+        |suffix: &str| rel.strip_suffix(suffix).is_some_and(|db| manifest.databases.iter().any(|d| d.path == db));
+    of_database("-shm") || (of_database("-wal") && std::fs::metadata(path).is_ok_and(|m| m.len() == 0))
+}
+
 fn extra_files(dir: &Path, manifest: &Manifest) -> Vec<Problem> {
     let mut listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
     // The folders holding nested items (`media` for `media/audio`) are not entries.
@@ -217,6 +228,9 @@ fn extra_files(dir: &Path, manifest: &Manifest) -> Vec<Problem> {
         let Ok(rel) = entry.path().strip_prefix(dir) else { continue };
         let rel = encode_rel(rel);
         if rel == MANIFEST_FILE || rel == INFO_FILE || listed.contains(rel.as_str()) {
+            continue;
+        }
+        if reader_leftover(&rel, entry.path(), manifest) {
             continue;
         }
         out.push(problem(&rel, "extra", "in the backup but not in the manifest"));

@@ -152,6 +152,29 @@ fn verify_catches_an_extra_file() {
 }
 
 #[test]
+fn a_reader_of_a_backed_up_database_is_not_damage_but_a_wal_with_frames_is() {
+    // A user checking a copy by hand (`sqlite3 -readonly backup_…/drumgen.db`) makes
+    // SQLite put its `-shm` (and an empty `-wal`) beside it: that changes nothing.
+    let fx = Fixture::new();
+    let db = fx.backup().join(DB_NAME);
+    let reader = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let rows: i64 = reader.query_row("SELECT count(*) FROM test_results", [], |r| r.get(0)).unwrap();
+    assert!(rows > 0);
+    let beside: Vec<String> = entries(&fx.backup()).into_iter().filter(|n| n.starts_with("drumgen.db-")).collect();
+    assert!(!beside.is_empty(), "the reader left nothing beside the copy: nothing to check");
+    let report = fx.verify();
+    assert!(report.ok, "a reader's -shm/-wal taken for damage: {report:?}");
+    drop(reader);
+
+    // A `-wal` with frames in it would change what the copy holds: still reported.
+    let wal = format!("{DB_NAME}-wal");
+    fs::write(fx.backup().join(&wal), b"frames written into the backup").unwrap();
+    let report = fx.verify();
+    assert!(!report.ok);
+    assert_eq!(problems(&report), one(&wal, "extra"), "{report:?}");
+}
+
+#[test]
 fn verify_catches_a_corrupted_database_page() {
     let fx = Fixture::new();
     let db = fx.backup().join(DB_NAME);
