@@ -601,18 +601,23 @@ fn restore(engine: &Engine, request: &RestoreRequest, yes: bool, json: bool) -> 
     if json {
         print_json(&report);
     } else {
-        println!(
-            "Restored {name}{}: {} changed files put back, {} deleted files brought back, {} files added since removed{}",
-            report.to.as_ref().map(|t| format!(" into {}", t.display())).unwrap_or_default(),
-            report.put_back,
-            report.brought_back,
-            report.files_removed,
-            if report.databases_restored.is_empty() {
-                String::new()
-            } else {
-                format!(", databases {}", report.databases_restored.iter().map(|d| shown(d)).collect::<Vec<_>>().join(", "))
-            }
-        );
+        let files = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "file" } else { "files" });
+        let databases = report.databases_restored.iter().map(|d| shown(d)).collect::<Vec<_>>().join(", ");
+        match &report.to {
+            Some(to) => println!(
+                "Restored {name} into {}: {} copied{}",
+                to.display(),
+                files(report.put_back + report.brought_back, ""),
+                if databases.is_empty() { String::new() } else { format!(" (databases {databases})") }
+            ),
+            None => println!(
+                "Restored {name}: put back {}, brought back {}, removed {} added since{}",
+                files(report.put_back, "changed "),
+                files(report.brought_back, "deleted "),
+                files(report.files_removed, ""),
+                if databases.is_empty() { String::new() } else { format!("; databases put back: {databases}") }
+            ),
+        }
         if let Some(s) = &report.safety_snapshot {
             println!("The data as it was before is in {s}: `lifeboat restore {s}` undoes this restore.");
         }
