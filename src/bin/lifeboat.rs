@@ -702,7 +702,17 @@ fn offsite(
         match repo {
             Some(r) => Ok((r, load_profile().ok().map(|(_, p)| p))),
             None => {
-                let (_, p) = load_profile()?;
+                // With no config at all (a new machine), say how to reach the repository.
+                let (_, p) = load_profile().map_err(|e| match e {
+                    Error::NoConfig { path } => Error::Refused {
+                        message: format!(
+                            "no config at {}: name the repository with --repo URL (the secrets from \
+                             AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and LIFEBOAT_OFFSITE_PASSWORD)",
+                            path.display()
+                        ),
+                    },
+                    e => e,
+                })?;
                 let r = p.offsite.as_ref().map(|o| o.repository.clone()).ok_or_else(|| offsite_missing(&p))?;
                 Ok((r, Some(p)))
             }
