@@ -44,10 +44,7 @@ fn hidden_start_opens_no_window_and_a_later_launch_shows_it() {
     let bus = PrivateBus::start();
     let mut app = sb.start_app_with(&bus, &["--hidden"], &[]);
     let pid = app.child.id();
-    wait_for(Duration::from_secs(60), "the startup backup", || {
-        assert!(app.running(), "the app exited:\n{}", app.stderr());
-        sb.backups().pop()
-    });
+    sb.startup_backup(&mut app);
     let calm = Instant::now();
     while calm.elapsed() < Duration::from_secs(5) {
         assert!(visible_windows(pid, TITLE).is_empty(), "--hidden opened a window");
@@ -79,10 +76,7 @@ fn hidden_start_without_a_tray_host_waits_then_tells_once() {
     let bus = PrivateBus::start();
     let mut app = sb.start_app_with(&bus, &["--hidden"], &[]);
     let pid = app.child.id();
-    wait_for(Duration::from_secs(60), "the startup backup", || {
-        assert!(app.running(), "the app exited:\n{}", app.stderr());
-        sb.backups().pop()
-    });
+    sb.startup_backup(&mut app);
     assert!(visible_windows(pid, TITLE).is_empty(), "no window while waiting for a panel");
     assert!(!notice_marker(&sb).exists(), "the notice is not shown yet");
     let wait = lifeboat_app::background::LOGIN_WAIT;

@@ -16,10 +16,7 @@ fn startup_backup_appears_and_the_app_keeps_running() {
     let bus = PrivateBus::start();
     let mut app = sb.start_app(&bus, &[]);
 
-    let name = wait_for(Duration::from_secs(60), "the startup backup", || {
-        assert!(app.running(), "the app exited:\n{}", app.stderr());
-        sb.backups().pop()
-    });
+    let name = sb.startup_backup(&mut app);
     let took = app.started.elapsed();
     println!("launch to first backup: {:.2} s", took.as_secs_f64());
     let dir = sb.destination.join(&name);

@@ -155,10 +155,7 @@ fn back_up_now_clicked_in_a_real_panel_makes_a_backup() {
     let empty = shoot(&scratch.join("empty.png"));
 
     let mut app = sb.start_app_with(&bus, &["--hidden"], &[]);
-    wait_for(Duration::from_secs(60), "the startup backup", || {
-        assert!(app.running(), "the app exited:\n{}", app.stderr());
-        sb.backups().pop()
-    });
+    sb.startup_backup(&mut app);
 
     // The icon: what the app's coming changed in the bar.
     let mut n = 0;

@@ -132,6 +132,15 @@ impl Sandbox {
         self.folders("backup_")
     }
 
+    /// Waits (60 s at most) for the backup the app makes at start, failing at once
+    /// when the app exits meanwhile; returns its name.
+    pub fn startup_backup(&self, app: &mut AppProcess) -> String {
+        wait_for(Duration::from_secs(60), "the startup backup", || {
+            assert!(app.running(), "the app exited:\n{}", app.stderr());
+            self.backups().pop()
+        })
+    }
+
     /// The environment the app runs in on `bus`: everything it could write to points into
     /// the sandbox.
     pub fn app_env(&self, bus: &str) -> Vec<(&'static str, OsString)> {
