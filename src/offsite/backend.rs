@@ -50,7 +50,6 @@ pub struct Uploaded {
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
-        return_big_buffers();
         opendal::install_default();
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -61,16 +60,57 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Makes glibc give buffers of 1 MiB and more back to the system when they are freed.
-/// Its default threshold grows with every big buffer freed, after which the 40 MiB
-/// pack ranges rustic_core reads come from the heap and stay resident: a restore of a
-/// 250 MB database peaked at 550 MB instead of 340 MB.
-fn return_big_buffers() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes the allocator's policy; any value is accepted.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+/// Restores running now (see [`BigBuffersReturned`]).
+static RESTORES: Mutex<usize> = Mutex::new(0);
+
+/// While one lives, glibc gives buffers of 1 MiB and more back to the system when they
+/// are freed (a restore's policy; taken with [`return_big_buffers`]).
+///
+/// Why scoped: the two directions want opposite policies.
+/// - A restore reads pack ranges of up to 40 MiB on 20 threads. With glibc's own policy
+///   its mmap threshold grows with every big buffer freed, the ranges then come from the
+///   heap and stay resident: restoring a 250 MB database peaked at 370 MB, against
+///   287 MB with a fixed 1 MiB threshold.
+/// - A push compresses every blob with a new zstd context of a few MiB (rustic_core's
+///   `encode_all`). Under a 1 MiB threshold each one was a fresh mmap, page-faulted,
+///   zeroed and unmapped: half the push's CPU, and the first push took 1.55x the wall
+///   time of `restic backup`; with glibc's own policy, 0.92x (`bench/offsite.sh`).
+///
+/// glibc has no call to go back to its own policy once a threshold is set, so the last
+/// restore to end sets what that policy settles at for big buffers: mmap for 32 MiB and
+/// more (`DEFAULT_MMAP_THRESHOLD_MAX` on 64-bit), heap trimmed past 64 MiB (twice that).
+/// A push running beside a restore is slower for that while, never wrong.
+pub struct BigBuffersReturned(());
+
+/// Starts a restore's malloc policy (see [`BigBuffersReturned`]); a no-op outside glibc.
+pub fn return_big_buffers() -> BigBuffersReturned {
+    let mut running = RESTORES.lock().expect("restores lock");
+    *running += 1;
+    set_malloc_policy(1 << 20, None);
+    BigBuffersReturned(())
+}
+
+impl Drop for BigBuffersReturned {
+    fn drop(&mut self) {
+        let mut running = RESTORES.lock().expect("restores lock");
+        *running -= 1;
+        if *running == 0 {
+            set_malloc_policy(32 << 20, Some(64 << 20));
+        }
     }
+}
+
+fn set_malloc_policy(mmap_threshold: i32, trim_threshold: Option<i32>) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's policy; these values are in range.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, mmap_threshold);
+        if let Some(trim) = trim_threshold {
+            libc::mallopt(libc::M_TRIM_THRESHOLD, trim);
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = (mmap_threshold, trim_threshold);
 }
 
 /// Hands memory freed on the heap back to the system (after a restore, before the

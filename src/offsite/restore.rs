@@ -143,6 +143,7 @@ pub fn restore(
         path: to.to_path_buf(),
         message: "the restore folder's path must be valid UTF-8".into(),
     })?;
+    let _policy = super::backend::return_big_buffers();
     let (remote, repo) = connect(repository, secrets, Arc::clone(&cancel), "restore")?;
     let fail = |e: Box<rustic_core::RusticError>| remote.fail(&e, "restore");
     let all = repo.get_all_snapshots().map_err(fail)?;
