@@ -45,6 +45,7 @@ pub use config::{
 pub use engine::{check_on_disk, next_due, Engine, Health, LsEntry, Status, OVERDUE_GRACE};
 pub use env::{config_path, data_dir, history_db, log_dir, offsite_chunk_bytes, parse_tick, tick};
 pub use error::{Error, ErrorKind, ErrorReport, IoContext, Result};
+pub use fsx::write_atomic;
 pub use history::{History, Outcome, RunRecord};
 pub use layout::{BackupKind, INFO_FILE, LOCK_FILE, MANIFEST_FILE};
 pub use logging::{current_log_file, init as init_logging};
@@ -58,4 +59,5 @@ pub use schedule::{
     Activity, Clock, DestinationQueue, Event, Pause, Scheduler, SystemClock, DEFAULT_RETRY_AFTER, DEFAULT_TICK,
 };
 pub use sqlite::BUSY_TIMEOUT;
+pub use units::count;
 pub use verify::{Problem, VerifyReport};

@@ -655,12 +655,14 @@ pub fn pause_backups(state: &AppState, profile: Option<&str>, hours: Option<f64>
         Some(h) => return Err(Error::setting("hours", format!("pause for a number of hours above 0, not {h}")).into()),
     };
     schedulers.iter().for_each(|s| s.pause(pause));
+    state.save_pauses();
     Ok(state.status())
 }
 
 /// Resumes the scheduled backups of `profile` (`None`: every profile).
 pub fn resume_backups(state: &AppState, profile: Option<&str>) -> ApiResult<AppStatus> {
     chosen(state, profile)?.iter().for_each(|s| s.resume());
+    state.save_pauses();
     Ok(state.status())
 }
 

@@ -38,7 +38,14 @@ pub struct AppState {
     config_problem: Mutex<Option<String>>,
     /// Each profile's last engine status, so progress updates need not read the destination.
     last_status: Mutex<HashMap<String, Status>>,
+    /// Where each profile's pause is kept across restarts ([`PAUSES_FILE`] in the data dir).
+    pauses_path: PathBuf,
 }
+
+/// The file in the data dir that keeps each profile's pause across restarts (the login
+/// item, a relaunch), as JSON: `{"Drumgen": {"until": "2026-11-30T08:00:00Z"}}` or
+/// `{"Drumgen": "indefinitely"}`; a profile that is not paused is absent.
+pub const PAUSES_FILE: &str = "paused.json";
 
 impl AppState {
     /// Loads the config at `config_path`; no config (or a broken one) means "setup".
@@ -67,6 +74,13 @@ impl AppState {
         if schedulers.is_empty() {
             tracing::info!("no usable config at {}: waiting for setup", config_path.display());
         }
+        let pauses_path = data_dir.join(PAUSES_FILE);
+        let pauses = load_pauses(&pauses_path);
+        for s in &schedulers {
+            if let Some(pause) = profile_name(s).and_then(|name| pauses.get(&name).copied()) {
+                s.pause(pause);
+            }
+        }
         AppState {
             config_path,
             history_db,
@@ -79,6 +93,20 @@ impl AppState {
             config: Mutex::new(config),
             config_problem: Mutex::new(problem),
             last_status: Mutex::new(HashMap::new()),
+            pauses_path,
+        }
+    }
+
+    /// Writes every profile's current pause to [`PAUSES_FILE`] (after a pause or resume).
+    /// A failure is logged: the pause still holds until the app stops.
+    pub fn save_pauses(&self) {
+        let pauses: HashMap<String, Pause> =
+            self.schedulers().iter().filter_map(|s| Some((profile_name(s)?, s.paused()?))).collect();
+        let written = serde_json::to_vec_pretty(&pauses)
+            .map_err(|e| Error::Internal { message: format!("pauses as JSON: {e}") })
+            .and_then(|json| lifeboat::write_atomic(&self.pauses_path, &json));
+        if let Err(e) = written {
+            tracing::warn!("cannot keep the pause for the next start: {e}");
         }
     }
 
@@ -227,6 +255,22 @@ impl AppState {
 
 fn new_scheduler(engine: Option<Engine>, queue: &Arc<DestinationQueue>) -> Arc<Scheduler> {
     Scheduler::sharing(engine, Arc::new(SystemClock), lifeboat::DEFAULT_RETRY_AFTER, Arc::clone(queue))
+}
+
+/// The pauses kept in `path` ([`PAUSES_FILE`]); none when it is missing or unreadable
+/// (logged: a lost pause means backups run, the safe side).
+fn load_pauses(path: &Path) -> HashMap<String, Pause> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            tracing::warn!("ignoring {}: {e}", path.display());
+            HashMap::new()
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
+        Err(e) => {
+            tracing::warn!("cannot read {}: {e}", path.display());
+            HashMap::new()
+        }
+    }
 }
 
 /// The name of the profile a scheduler runs.
