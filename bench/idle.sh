@@ -16,7 +16,8 @@
 #                (private pages only), which other processes on the machine do not move
 # in two states: "never opened" (hidden start) and "window closed" (the window opened by a
 # second launch, as from the app menu, then closed with the window manager's close
-# message, bench/xclose.py), and also "window open" (PSS only, for scale).
+# message, bench/xclose.py; the app then relaunches itself hidden, which this waits
+# for), and also "window open" (PSS only, for scale).
 # Writes bench/out/idle.md and idle.tsv, with pass or miss against the goal for the
 # closed window (BENCH_IDLE_GOAL_MB, 60 MB PSS); exits 1 only when a measurement fails.
 #
@@ -190,6 +191,15 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 kill -0 "$APP_PID" || die "closing the window ended the app"
+# Once closed for LIFEBOAT_RELAUNCH_AFTER_SECS (30 s) with nothing running, the app
+# re-executes itself hidden (src-tauri/src/relaunch.rs): same pid, WebKit's memory gone.
+relaunched=no
+for _ in $(seq 1 1200); do
+    if grep -qs "relaunching hidden" "$W"/data/logs/*; then relaunched=yes; break; fi
+    sleep 0.1
+done
+kill -0 "$APP_PID" || die "the relaunch ended the app"
+log "relaunched hidden after the close: $relaunched"
 
 measure "window closed" "$APP_PID" "$WAIT"
 
@@ -202,6 +212,7 @@ mkdir -p "$OUT"
     echo "### Idle cost of the tray app ($(date -u +%Y-%m-%d), settle ${WAIT} s, measured over ${MEASURE} s)"
     echo
     echo "Release \`lifeboat-app --hidden\`, Xvfb, panel: $panel, scheduler tick 60 s."
+    echo "After the window closed, the app relaunched itself hidden: $relaunched."
     echo
     echo "| state | wakeups/min | CPU | PSS app | PSS WebKit | PSS total | USS total |"
     echo "|---|---:|---:|---:|---:|---:|---:|"

@@ -11,6 +11,7 @@
 //! | `LIFEBOAT_OFFSITE_PASSWORD` | the offsite repository's password (else `--password-file`, else the keychain) | none |
 //! | `LIFEBOAT_OFFSITE_KEYCHAIN` | where offsite secrets are kept: `system` (the OS keychain), `mock` (in memory, for tests), `none` | `system` |
 //! | `LIFEBOAT_OFFSITE_CHUNK_KIB` | average chunk size of a *new* offsite repository, KiB, a power of 2 from 16 to 8192 (benchmarks) | 64 |
+//! | `LIFEBOAT_RELAUNCH_AFTER_SECS` | app only (read in its `relaunch` module): seconds after the window closes before the app re-executes itself hidden (Linux), `0` never | 30 |
 //! | `LIFEBOAT_WEED` | tests only (`tests/common/s3.rs`): the SeaweedFS `weed` binary | `.venv-s3/bin/weed` |
 //! | `LIFEBOAT_NO_S3_TESTS` | tests only: `1` skips the S3 tests when `weed` is missing (never in CI) | unset |
 //!

@@ -462,6 +462,13 @@ impl Scheduler {
         &self.offsite
     }
 
+    /// The job slot, when no job runs: while the guard is held every job is refused as
+    /// busy. The app holds it across re-executing itself (`relaunch` in the app), so no
+    /// backup is cut off by it.
+    pub fn try_idle(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        self.job.try_lock().ok()
+    }
+
     /// Stops the pusher, cancelling a push in flight (on quit).
     pub fn shutdown(&self) {
         self.offsite.stop();

@@ -8,8 +8,10 @@ pub mod commands;
 pub mod contract;
 pub mod events;
 pub mod notify;
+pub mod relaunch;
 pub mod state;
 pub mod tray;
+pub mod trim;
 pub mod window;
 
 use std::sync::Arc;
@@ -57,7 +59,7 @@ pub fn hidden_start<S: AsRef<str>>(args: impl IntoIterator<Item = S>) -> bool {
 /// Starts the app and runs until "Quit"; returns the exit code. A launch by the user opens
 /// the window; `--hidden` (the login item) opens none; a second launch focuses the window.
 pub fn run() -> i32 {
-    let _log_guard = lifeboat::init_logging(&lifeboat::log_dir(), Some(tracing::Level::WARN));
+    relaunch::keep_log_guard(lifeboat::init_logging(&lifeboat::log_dir(), Some(tracing::Level::WARN)));
     tracing::info!("Lifeboat {} starting (pid {})", env!("CARGO_PKG_VERSION"), std::process::id());
     let tick = tick();
     let hidden = hidden_start(std::env::args());
@@ -81,6 +83,7 @@ pub fn run() -> i32 {
             app.manage(Arc::clone(&state));
             tray::create(&handle, &state.status())?;
             events::start(&handle, Arc::clone(&state), tick);
+            trim::start(&handle);
             if hidden {
                 background::watch_hidden_start(&handle, lifeboat::data_dir());
             } else {
@@ -130,5 +133,6 @@ pub fn run() -> i32 {
         _ => {}
     });
     tracing::info!("Lifeboat stopped");
+    relaunch::flush_log();
     code
 }

@@ -53,13 +53,18 @@ fn open<R: Runtime>(app: &AppHandle<R>, notice: bool) {
 }
 
 /// Close hides the window (or lets it be destroyed); the app keeps running either way.
+/// Once destroyed, the app relaunches itself hidden when idle ([`crate::relaunch`]).
 pub fn on_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
-    if let WindowEvent::CloseRequested { api, .. } = event {
-        if window.label() == MAIN && !DESTROY_ON_CLOSE {
-            api.prevent_close();
-            let _ = window.hide();
+    match event {
+        WindowEvent::CloseRequested { api, .. } => {
+            if window.label() == MAIN && !DESTROY_ON_CLOSE {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+            tracing::info!("window closed");
         }
-        tracing::info!("window closed");
+        WindowEvent::Destroyed if window.label() == MAIN => crate::relaunch::window_closed(window.app_handle()),
+        _ => {}
     }
 }
 

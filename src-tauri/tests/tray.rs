@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::dbusmenu::TrayHost;
-use common::{wait_for, PrivateBus, Sandbox};
+use common::{visible_windows, wait_for, PrivateBus, Sandbox};
 
 #[test]
 fn back_up_now_from_the_tray_menu_makes_a_backup() {
@@ -68,15 +68,83 @@ fn back_up_now_from_the_tray_menu_makes_a_backup() {
     assert!(app.running(), "{}", app.stderr());
 }
 
+#[test]
+fn a_closed_window_gives_its_memory_back_by_a_hidden_relaunch_that_keeps_the_pause() {
+    common::require_display();
+    let sb = Sandbox::new();
+    sb.write_config();
+    let bus = PrivateBus::start();
+    let mut app = sb.start_app_with(&bus, &["--hidden"], &[("LIFEBOAT_RELAUNCH_AFTER_SECS", "2")]);
+    let pid = app.child.id();
+    let startup = sb.startup_backup(&mut app);
+    let mut tray = TrayHost::start(&bus, &mut app);
+    tray.wait("an idle menu", |root| root.find("Back up now").is_some_and(|e| e.enabled));
+    tray.click("Until resumed");
+    let status_line = |tray: &TrayHost, prefix: &str| {
+        wait_for(Duration::from_secs(30), &format!("the status line {prefix:?}"), || {
+            tray.root().ok()?.labels().into_iter().find(|l| l.starts_with(prefix))
+        })
+    };
+    status_line(&tray, "Paused until resumed");
+
+    // Open the window, then close it as a window manager's close button does.
+    tray.click("Open Lifeboat");
+    let window = wait_for(Duration::from_secs(30), "the window", || visible_windows(pid, "Lifeboat").pop());
+    wait_for(Duration::from_secs(30), "the window's web process", || web_processes(pid).first().copied());
+    let xclose = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/xclose.py");
+    let closed = std::process::Command::new("python3").arg(xclose).arg(&window).status().unwrap();
+    assert!(closed.success(), "xclose.py {window}");
+
+    // Two seconds on, nothing running: the app re-executes itself hidden. Same process,
+    // no window, no WebKit process, a new tray item.
+    tray.follow_new_item(Duration::from_secs(60), || assert!(app.running(), "the app exited:\n{}", app.stderr()));
+    assert_eq!(app.child.id(), pid);
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(cmdline.split(|b| *b == 0).any(|a| a == b"--hidden"), "relaunched hidden: {cmdline:?}");
+    assert!(visible_windows(pid, "Lifeboat").is_empty(), "the relaunch opened a window");
+    wait_for(Duration::from_secs(30), "the WebKit processes to end", || {
+        (web_processes(pid).is_empty() && webkit_children(pid).is_empty()).then_some(())
+    });
+    let log = std::fs::read_dir(sb.data_dir.join("logs"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect::<String>();
+    assert!(log.contains("relaunching hidden"), "the log says why the app restarted:\n{log}");
+
+    // The pause held across the relaunch (it is on disk), and the relaunched app works.
+    status_line(&tray, "Paused until resumed");
+    tray.click("Resume");
+    status_line(&tray, "Last backup");
+    tray.click("Back up now");
+    let created = wait_for(Duration::from_secs(60), "a backup from the relaunched app", || {
+        sb.backups().into_iter().find(|n| *n != startup)
+    });
+    println!("startup backup {startup}, after the relaunch {created}");
+    assert!(sb.backups().len() >= 2);
+    tray.click("Open Lifeboat");
+    wait_for(Duration::from_secs(30), "the window again", || visible_windows(pid, "Lifeboat").pop());
+    assert!(app.running(), "{}", app.stderr());
+}
+
+/// Child processes of `pid` whose name starts with "WebKit" (web and network processes).
+fn webkit_children(pid: u32) -> Vec<u32> {
+    children(pid, "(WebKit")
+}
+
 /// Child processes of `pid` that are WebKit web processes (one per open webview).
 fn web_processes(pid: u32) -> Vec<u32> {
+    children(pid, "(WebKitWebProces")
+}
+
+/// Child processes of `pid` whose `/proc/PID/stat` holds `name` (the command in parentheses).
+fn children(pid: u32, name: &str) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|p| {
             let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
             let ppid = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1));
-            stat.contains("(WebKitWebProces") && ppid == Some(pid.to_string().as_str())
+            stat.contains(name) && ppid == Some(pid.to_string().as_str())
         })
         .collect()
 }

@@ -136,6 +136,8 @@ pub struct TrayHost {
     pub conn: Connection,
     pub item_bus: String,
     pub item_path: String,
+    /// Every item registered so far, in order.
+    items: Items,
 }
 
 impl TrayHost {
@@ -160,7 +162,19 @@ impl TrayHost {
             check();
             items.lock().unwrap().first().cloned()
         });
-        TrayHost { conn, item_bus, item_path }
+        TrayHost { conn, item_bus, item_path, items }
+    }
+
+    /// Waits (up to `timeout`) for an item to register after the one followed now (the
+    /// app re-executed itself), calling `check` meanwhile, and follows the new one.
+    pub fn follow_new_item(&mut self, timeout: Duration, mut check: impl FnMut()) {
+        let seen = self.items.lock().unwrap().len();
+        let (item_bus, item_path) = wait_for(timeout, "a new tray item to register", || {
+            check();
+            self.items.lock().unwrap().get(seen).cloned()
+        });
+        self.item_bus = item_bus;
+        self.item_path = item_path;
     }
 
     /// The item's menu object (read each time: a rebuilt menu may be exported anew).
