@@ -98,3 +98,40 @@ fn hidden_start_without_a_tray_host_waits_then_tells_once() {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+#[test]
+fn an_idle_app_gives_back_the_file_pages_it_no_longer_uses() {
+    // trim.rs: 20 s after the start, with no window and nothing running, the kernel is
+    // asked to reclaim the app's read-only file mappings (code that ran once).
+    let sb = Sandbox::new();
+    sb.write_config();
+    std::fs::create_dir_all(&sb.data_dir).unwrap();
+    std::fs::write(notice_marker(&sb), "shown\n").unwrap();
+    let bus = PrivateBus::start();
+    let mut app = sb.start_app_with(&bus, &["--hidden"], &[]);
+    let pid = app.child.id();
+    sb.startup_backup(&mut app);
+    let before = private_clean_kib(pid);
+    let after = wait_for(Duration::from_secs(60), "the idle trim", || {
+        assert!(app.running(), "{}", app.stderr());
+        let now = private_clean_kib(pid);
+        (now * 4 < before).then_some(now)
+    });
+    println!("private clean pages: {before} KiB after the start, {after} KiB once trimmed");
+    assert!(visible_windows(pid, TITLE).is_empty());
+    // The app works on from the pages it reads back: a second launch shows the window.
+    let mut second = sb.start_app(&bus, &[]);
+    let status = wait_for(Duration::from_secs(20), "the second launch to exit", || second.child.try_wait().unwrap());
+    assert!(status.success(), "{}", second.stderr());
+    wait_for(Duration::from_secs(30), "the window after the trim", || visible_windows(pid, TITLE).pop());
+}
+
+/// The process's private clean pages (file pages only it maps), KiB, from smaps_rollup.
+fn private_clean_kib(pid: u32) -> u64 {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
+    rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Private_Clean:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("Private_Clean in smaps_rollup")
+}
