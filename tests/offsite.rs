@@ -327,7 +327,32 @@ fn a_push_cut_off_by_a_killed_server_completes_on_the_next_try() {
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["read_data_percent"], 100.0);
     let to = s.sb.root().join("after-crash");
+
+    // A restore killed as soon as it started writing leaves nothing in view: its files
+    // are in the hidden partial folder, which the next restore clears before it starts.
+    let partial = to.join(lifeboat::offsite::PARTIAL_DIR);
+    let mut child = offsite_cmd(&s.sb)
+        .args(["offsite", "restore", "latest", "--to", to.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !partial.exists() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(partial.exists(), "the restore writes into {}", partial.display());
+    let visible: Vec<_> = std::fs::read_dir(&to)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != lifeboat::offsite::PARTIAL_DIR)
+        .collect();
+    assert!(visible.is_empty(), "a killed restore left {visible:?} in view");
+
     run_ok(offsite_cmd(&s.sb), &["offsite", "restore", "latest", "--to", to.to_str().unwrap()]);
+    assert!(!partial.exists(), "the partial folder is gone once the restore is done");
     assert_eq!(tree_digest(&to), tree_digest(&s.dest.join(&backup)));
     restic(&server.repo("killed"), &["check", "--read-data"]);
 }

@@ -34,7 +34,7 @@ use crate::layout::BackupKind;
 
 pub use backend::{Keys, Uploaded, PROBE_TIMEOUT};
 pub use push::{push, push_counting, ROLLING_PARTS};
-pub use restore::{list, restore, verify};
+pub use restore::{list, restore, verify, PARTIAL_DIR};
 pub use secrets::{read_password_file, resolve as resolve_secrets, store as store_secrets, Found, Secrets};
 pub use url::RepoUrl;
 pub use worker::{PushObserver, Pusher};

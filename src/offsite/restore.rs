@@ -117,9 +117,28 @@ fn find(all: Vec<SnapshotFile>, wanted: &str, profile: Option<&str>, repository:
     }
 }
 
+/// The hidden folder inside the restore's folder that it writes into. Its entries move up
+/// only once everything is restored (and, for a whole backup, checked against its
+/// manifest), so an interrupted restore leaves only this; the next restore into the same
+/// folder removes it.
+pub const PARTIAL_DIR: &str = ".lifeboat-partial";
+
+/// Moves the entries of `staging` up into `to` (renames on one filesystem), then removes it.
+fn move_into_place(staging: &Path, to: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(staging).map_err(|e| Error::io("read folder", staging, e))? {
+        let entry = entry.map_err(|e| Error::io("read folder", staging, e))?;
+        let target = to.join(entry.file_name());
+        std::fs::rename(entry.path(), &target).map_err(|e| Error::io("move into place", &target, e))?;
+    }
+    std::fs::remove_dir(staging).map_err(|e| Error::io("remove", staging, e))?;
+    crate::fsx::sync_dir(to)
+}
+
 /// Restores snapshot `wanted` (see [`find`]) into `to`, which must be empty or new:
 /// all of it, or only `paths` (relative to the backup, as in its manifest). A whole
-/// restore is then checked against the manifest inside it.
+/// restore is then checked against the manifest inside it. Everything is written into
+/// [`PARTIAL_DIR`] inside `to` first and moved up at the end: an interrupted or failed
+/// restore leaves no partial files in view.
 ///
 /// # Errors
 /// A classified offsite error; [`Error::OffsiteNoSnapshot`]; [`Error::Refused`] for a
@@ -134,12 +153,18 @@ pub fn restore(
     cancel: Arc<AtomicBool>,
 ) -> Result<OffsiteRestoreReport> {
     let started = Instant::now();
-    if std::fs::read_dir(to).map(|mut d| d.next().is_some()).unwrap_or(false) {
+    let staging = to.join(PARTIAL_DIR);
+    let others = std::fs::read_dir(to).map(|d| d.flatten().any(|e| e.file_name() != PARTIAL_DIR)).unwrap_or(false);
+    if others {
         return Err(Error::Refused {
             message: format!("{} is not empty: restore into a new or empty folder", to.display()),
         });
     }
-    let to_text = to.to_str().ok_or_else(|| Error::Selection {
+    if staging.exists() {
+        tracing::info!("removing an interrupted restore's {}", staging.display());
+        std::fs::remove_dir_all(&staging).map_err(|e| Error::io("remove", &staging, e))?;
+    }
+    let staging_text = staging.to_str().ok_or_else(|| Error::Selection {
         path: to.to_path_buf(),
         message: "the restore folder's path must be valid UTF-8".into(),
     })?;
@@ -166,14 +191,17 @@ pub fn restore(
     };
     let nodes = repo.ls(&root, &LsOptions::default()).map_err(fail)?;
     let nodes = nodes.filter(move |n| n.as_ref().map_or(true, |(p, _)| keep(p)));
-    std::fs::create_dir_all(to).map_err(|e| Error::io("create folder", to, e))?;
-    let dest = LocalDestination::new(to_text, true, false).map_err(fail)?;
+    std::fs::create_dir_all(&staging).map_err(|e| Error::io("create folder", &staging, e))?;
+    let dest = LocalDestination::new(staging_text, true, false).map_err(fail)?;
     let opts = RestoreOptions::default().no_ownership(true);
     let plan = repo.prepare_restore(&opts, nodes.clone(), &dest, false).map_err(fail)?;
     let (files, bytes) = (plan.stats.files.restore, plan.restore_size);
     // rustic_core's restore unwraps a failed read inside its threads (a lost connection,
     // a cancel): catch that panic and say what happened.
     let restored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| repo.restore(plan, &opts, nodes, &dest)));
+    if !matches!(restored, Ok(Ok(()))) {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
     match restored {
         Ok(r) => r.map_err(fail)?,
         Err(_) if cancel.load(std::sync::atomic::Ordering::SeqCst) => {
@@ -187,14 +215,15 @@ pub fn restore(
         }
     }
     super::backend::trim_heap();
-    let checked = if wanted_paths.is_empty() && to.join(crate::layout::MANIFEST_FILE).is_file() {
-        let report = crate::verify::verify(to, &NoProgress)?;
+    let checked = if wanted_paths.is_empty() && staging.join(crate::layout::MANIFEST_FILE).is_file() {
+        let report = crate::verify::verify(&staging, &NoProgress)?;
         if !report.ok {
             let lines = report.describe();
+            let _ = std::fs::remove_dir_all(&staging);
             return Err(Error::Offsite {
                 repository: remote.url.text.clone(),
                 message: format!(
-                    "the restored files in {} differ from their manifest: {}",
+                    "the files restored into {} differ from their manifest (nothing kept): {}",
                     to.display(),
                     lines.first().cloned().unwrap_or_default()
                 ),
@@ -204,6 +233,7 @@ pub fn restore(
     } else {
         None
     };
+    move_into_place(&staging, to)?;
     Ok(OffsiteRestoreReport {
         snapshot: describe(&snap),
         to: to.to_path_buf(),
