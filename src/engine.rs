@@ -221,7 +221,7 @@ impl Engine {
                 r.outcome = if backup.partial { Outcome::Partial } else { Outcome::Success };
                 if backup.partial {
                     let n = backup.skipped.iter().filter(|k| k.is_problem()).count();
-                    r.error = Some(format!("{n} item(s) not backed up"));
+                    r.error = Some(format!("{} not backed up", crate::units::count(n as u64, "item", "items")));
                 }
                 r.backup = Some(backup.name.clone());
                 r.files = backup.totals.files + backup.totals.databases;

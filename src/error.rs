@@ -90,7 +90,7 @@ pub enum Error {
     #[error("no backup named {name} in {destination}")]
     NoSuchBackup { name: String, destination: PathBuf },
 
-    #[error("backup {path} is damaged: {problems} problem(s), first: {first}")]
+    #[error("backup {path} is damaged: {}, first: {first}", crate::units::count(*problems as u64, "problem", "problems"))]
     Damaged {
         path: PathBuf,
         problems: usize,
@@ -158,7 +158,10 @@ pub enum Error {
     OffsiteSecretMissing { message: String },
 
     /// `offsite verify` found the repository damaged.
-    #[error("offsite repository {repository} is damaged: {problems} problem(s), first: {first} — run `restic -r {repository} check` for details, then push again")]
+    #[error(
+        "offsite repository {repository} is damaged: {}, first: {first} — run `restic -r {repository} check` for details, then push again",
+        crate::units::count(*problems as u64, "problem", "problems")
+    )]
     OffsiteDamaged { repository: String, problems: usize, first: String },
 
     /// No offsite snapshot matches what was asked for.

@@ -1,5 +1,11 @@
-//! Numbers as people read them: byte sizes. The one place sizes are worded, used by
-//! `backup_info.txt` and by [`crate::view`] for the CLI, tray and window.
+//! Numbers as people read them: byte sizes and counts of things. The one place sizes are
+//! worded, used by `backup_info.txt` and by [`crate::view`] for the CLI, tray and window.
+
+/// "1 problem", "2 problems": `n` and the noun in the number it takes.
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
 
 /// "1.48 MB" style sizes (decimal units, as file managers show them); "512 B" below 1 kB.
 pub fn human_bytes(n: u64) -> String {

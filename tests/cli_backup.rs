@@ -405,6 +405,14 @@ fn several_profiles_need_a_choice() {
     let names = complete_backups(&dest_b);
     assert_eq!(names.len(), 1);
     assert_eq!(tree_digest(&dest_b.join(&names[0])).get("idea.wav"), tree_digest(&notes).get("idea.wav"));
+
+    // With several profiles a hint names the profile it is about (else it would act on
+    // the first one).
+    fs::create_dir_all(&dest_a).unwrap();
+    let out = sb.run_ok(&["--profile", "DrumGen Scorer", "list"]);
+    // (The sandbox passes --config, so the hint does too.)
+    let hint = format!("`lifeboat --config {} --profile 'DrumGen Scorer' backup`", sb.config.display());
+    assert!(stdout(&out).contains(&hint), "{}", describe(&out));
 }
 
 #[test]

@@ -170,8 +170,8 @@ pub fn create_locked(
     }
     if manifest.is_partial() {
         tracing::warn!(
-            "backup {name} is partial: {} item(s) not backed up",
-            manifest.skipped.iter().filter(|k| k.is_problem()).count()
+            "backup {name} is partial: {} not backed up",
+            crate::units::count(manifest.skipped.iter().filter(|k| k.is_problem()).count() as u64, "item", "items")
         );
     }
 

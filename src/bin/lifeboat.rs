@@ -3,11 +3,12 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use lifeboat::count;
 use lifeboat::view::{self, human_bytes, local_time};
 use lifeboat::{
     decode_rel, encode_rel, BackupInfo, BackupKind, BackupOutcome, Config, Engine, EntryKind, Error, Event, Profile,
@@ -206,10 +207,48 @@ fn main() -> ExitCode {
     }
 }
 
+/// How the hints this run prints spell the command: `lifeboat`, plus the `--config` and
+/// `--profile` it needs to act on the same profile (see [`set_invocation`]).
+static INVOCATION: OnceLock<String> = OnceLock::new();
+
+/// The command as hints spell it, e.g. `lifeboat --profile 'Field Recorder'`.
+fn lb() -> &'static str {
+    INVOCATION.get().map_or("lifeboat", String::as_str)
+}
+
+/// Sets [`lb`]: with `--config PATH` when one was given, and with `--profile NAME` when
+/// the config holds several profiles (else the hint would act on the first one).
+fn set_invocation(config: Option<&Path>, profiles: usize, profile: &str) {
+    let mut cmd = String::from("lifeboat");
+    if let Some(path) = config {
+        cmd.push_str(&format!(" --config {}", shell_quote(&path.to_string_lossy())));
+    }
+    if profiles > 1 {
+        cmd.push_str(&format!(" --profile {}", shell_quote(profile)));
+    }
+    let _ = INVOCATION.set(cmd);
+}
+
+/// `s` as one POSIX shell word: as it is when plain, else in single quotes.
+fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_./-:=@%+,".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     let config_path = cli.config.clone().unwrap_or_else(Config::default_path);
     if let Command::Init { source, dest, include, exclude, keep, every_hours, name } = cli.command {
-        return init(&config_path, source, dest, include, exclude, keep, every_hours, name);
+        let explicit_config = cli.config.as_deref();
+        return init(&config_path, explicit_config, source, dest, include, exclude, keep, every_hours, name);
+    }
+    if let Ok(config) = Config::load(&config_path) {
+        if let Ok(p) = config.profile(cli.profile.as_deref()) {
+            set_invocation(cli.config.as_deref(), config.profiles.len(), &p.name);
+        }
     }
     if let Command::Offsite { password_file, command } = cli.command {
         return offsite(&config_path, cli.profile.as_deref(), password_file.as_deref(), command);
@@ -262,6 +301,7 @@ fn absolute(p: &Path) -> Result<PathBuf> {
 #[allow(clippy::too_many_arguments)]
 fn init(
     config_path: &Path,
+    explicit_config: Option<&Path>,
     source: PathBuf,
     dest: PathBuf,
     include: Vec<String>,
@@ -288,6 +328,7 @@ fn init(
     };
     config.upsert(profile.clone());
     config.save(config_path)?;
+    set_invocation(explicit_config, config.profiles.len(), &profile.name);
     println!("Wrote profile \"{}\" to {}", profile.name, config_path.display());
     println!("  source:      {}", profile.source.display());
     println!(
@@ -296,7 +337,7 @@ fn init(
     );
     println!("  destination: {}", profile.destination.display());
     println!("  every {} h, keeping {} backups", profile.every_hours, profile.keep);
-    println!("Back up now with `lifeboat backup`, or keep it backed up with `lifeboat run`.");
+    println!("Back up now with `{} backup`, or keep it backed up with `{} run`.", lb(), lb());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -364,9 +405,9 @@ fn backup(engine: &Engine, json: bool) -> Result<ExitCode> {
                 .map(|k| format!("{} ({})", k.path, k.reason))
                 .collect();
             eprintln!(
-                "lifeboat: partial backup {}: {} item(s) could not be backed up — the rest is safe:",
+                "lifeboat: partial backup {}: {} could not be backed up — the rest is safe:",
                 backup.name,
-                missing.len()
+                count(missing.len() as u64, "item", "items")
             );
             for line in view::first_names(&missing, 20) {
                 eprintln!("  {line}");
@@ -398,11 +439,14 @@ fn print_summary(b: &BackupInfo) {
     }
     let problems = b.skipped.iter().filter(|k| k.is_problem()).count();
     if problems > 0 {
-        println!("  PARTIAL: {problems} item(s) not backed up (listed in backup_info.txt)");
+        println!("  PARTIAL: {} not backed up (listed in backup_info.txt)", count(problems as u64, "item", "items"));
     }
     let special = b.skipped.len() - problems;
     if special > 0 {
-        println!("  {special} special file(s) left out (FIFOs, sockets, devices hold no data)");
+        println!(
+            "  {} left out (FIFOs, sockets, devices hold no data)",
+            count(special as u64, "special file", "special files")
+        );
     }
 }
 
@@ -413,7 +457,7 @@ fn list(engine: &Engine, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if backups.is_empty() {
-        println!("No backups yet in {}. Make one with `lifeboat backup`.", engine.destination().display());
+        println!("No backups yet in {}. Make one with `{} backup`.", engine.destination().display(), lb());
     }
     for b in &backups {
         let label = if b.kind == BackupKind::PreRestore { " (safety snapshot)" } else { "" };
@@ -499,7 +543,11 @@ fn verify(engine: &Engine, name: Option<&str>, json: bool) -> Result<ExitCode> {
         for line in report.describe() {
             println!("{line}");
         }
-        eprintln!("lifeboat: backup {} is damaged: {} problem(s)", report.path.display(), report.problems.len());
+        eprintln!(
+            "lifeboat: backup {} is damaged: {}",
+            report.path.display(),
+            count(report.problems.len() as u64, "problem", "problems")
+        );
     }
     Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -619,7 +667,7 @@ fn restore(engine: &Engine, request: &RestoreRequest, yes: bool, json: bool) -> 
             ),
         }
         if let Some(s) = &report.safety_snapshot {
-            println!("The data as it was before is in {s}: `lifeboat restore {s}` undoes this restore.");
+            println!("The data as it was before is in {s}: `{} restore {s}` undoes this restore.", lb());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -753,12 +801,13 @@ fn offsite(
                 println!("The S3 keys and the password are kept in the keychain.");
             } else {
                 println!(
-                    "No keychain to keep the secrets in: give them to every offsite command and to `lifeboat run` \
-                     (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, LIFEBOAT_OFFSITE_PASSWORD or --password-file)."
+                    "No keychain to keep the secrets in: give them to every offsite command and to `{} run` \
+                     (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, LIFEBOAT_OFFSITE_PASSWORD or --password-file).",
+                    lb()
                 );
             }
             println!("Keep the password somewhere safe: without it nobody, not even you, can read the copies.");
-            println!("Push the backups now with `lifeboat offsite push`.");
+            println!("Push the backups now with `{} offsite push`.", lb());
             Ok(ExitCode::SUCCESS)
         }
         OffsiteCommand::Push { name, json } => {
@@ -790,10 +839,10 @@ fn offsite(
             }
             if !run.retention.forgotten.is_empty() {
                 println!(
-                    "Retention: forgot {} older snapshot(s) ({}); {} pack(s) marked unused, {} deleted",
-                    run.retention.forgotten.len(),
+                    "Retention: forgot {} ({}); {} marked unused, {} deleted",
+                    count(run.retention.forgotten.len() as u64, "older snapshot", "older snapshots"),
                     run.retention.forgotten_backups.join(", "),
-                    run.retention.packs_marked,
+                    count(run.retention.packs_marked, "pack", "packs"),
                     run.retention.packs_deleted
                 );
             }
@@ -811,7 +860,7 @@ fn offsite(
                 return Ok(ExitCode::SUCCESS);
             }
             if snaps.is_empty() {
-                println!("No snapshots yet in {repository}. Push with `lifeboat offsite push`.");
+                println!("No snapshots yet in {repository}. Push with `{} offsite push`.", lb());
             }
             for s in &snaps {
                 println!(
@@ -847,9 +896,9 @@ fn offsite(
                     println!("{p}");
                 }
                 eprintln!(
-                    "lifeboat: offsite repository {} has problems: {} finding(s)",
+                    "lifeboat: offsite repository {} has problems: {}",
                     report.repository,
-                    report.problems.len()
+                    count(report.problems.len() as u64, "finding", "findings")
                 );
             }
             Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
