@@ -7,9 +7,9 @@ level=${1:-build}
 build_pkgs=(pkg-config build-essential libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev)
 # dpkg-dev: dpkg-shlibdeps for the .deb (make package). xdotool, haskell-gtk-sni-tray-utils
 # (gtk-sni-tray-standalone, a real tray panel) and desktop-file-utils: the window, tray
-# host and package tests.
+# host and package tests. gnome-keyring: a real Secret Service for the offsite secrets test.
 test_pkgs=(xvfb xauth dbus-x11 dbus webkit2gtk-driver dunst sqlite3 imagemagick util-linux faketime restic python3-venv
-  dpkg-dev xdotool haskell-gtk-sni-tray-utils desktop-file-utils)
+  dpkg-dev xdotool haskell-gtk-sni-tray-utils desktop-file-utils gnome-keyring)
 bench_pkgs=(rsync restic sqlite3 hyperfine time python3 curl)
 
 wanted=("${build_pkgs[@]}")

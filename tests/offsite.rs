@@ -357,6 +357,118 @@ fn a_push_cut_off_by_a_killed_server_completes_on_the_next_try() {
     restic(&server.repo("killed"), &["check", "--read-data"]);
 }
 
+/// A Secret Service of its own for one test: gnome-keyring-daemon (Debian's
+/// `gnome-keyring`) on a private session bus, its keyring files in `home`, unlocked.
+struct SecretService {
+    bus: String,
+    daemons: Vec<std::process::Child>,
+}
+
+impl SecretService {
+    fn start(home: &Path) -> SecretService {
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon (package dbus)");
+        let mut address = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(bus.stdout.take().unwrap()), &mut address).unwrap();
+        let address = address.trim().to_string();
+        let runtime = home.join("run");
+        std::fs::create_dir_all(&runtime).unwrap();
+        std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let mut keyring = Command::new("gnome-keyring-daemon")
+            .args(["--foreground", "--unlock", "--components=secrets"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("HOME", home)
+            .env("XDG_DATA_HOME", home.join("share"))
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon (package gnome-keyring; scripts/deps.sh test installs it)");
+        // --unlock reads the login keyring's password (here: a new keyring's) from stdin.
+        std::io::Write::write_all(&mut keyring.stdin.take().unwrap(), b"test-keyring").unwrap();
+        let service = SecretService { bus: address, daemons: vec![keyring, bus] };
+        let started = Instant::now();
+        while !service.has_owner("org.freedesktop.secrets") {
+            assert!(started.elapsed() < Duration::from_secs(20), "gnome-keyring-daemon did not take the bus name");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        service
+    }
+
+    fn has_owner(&self, name: &str) -> bool {
+        let out = Command::new("dbus-send")
+            .args(["--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus"])
+            .arg("org.freedesktop.DBus.NameHasOwner")
+            .arg(format!("string:{name}"))
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .output()
+            .expect("dbus-send (package dbus)");
+        String::from_utf8_lossy(&out.stdout).contains("boolean true")
+    }
+
+    /// `lifeboat` in `sb` using this keychain, with no secret in its environment.
+    fn cmd(&self, sb: &Sandbox) -> Command {
+        let mut c = sb.cmd();
+        c.env("DBUS_SESSION_BUS_ADDRESS", &self.bus).env("LIFEBOAT_OFFSITE_KEYCHAIN", "system");
+        for v in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "LIFEBOAT_OFFSITE_PASSWORD"] {
+            c.env_remove(v);
+        }
+        c
+    }
+}
+
+impl Drop for SecretService {
+    fn drop(&mut self) {
+        for d in &mut self.daemons {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+    }
+}
+
+#[test]
+fn init_keeps_the_secrets_in_a_real_secret_service_and_later_commands_need_no_other() {
+    let Some(repo) = shared_repo("keyring") else { return };
+    let sb = Sandbox::new();
+    let app = SeedApp::create(sb.root());
+    let dest = sb.root().join("backups");
+    sb.init_ok(&app.dir, &dest, &SEED_INCLUDES, &[]);
+    let backup = sb.backup_ok(&dest);
+    let keychain = SecretService::start(&sb.root().join("keyring-home"));
+
+    // init is given the secrets once, in its environment, and keeps them.
+    let mut init = keychain.cmd(&sb);
+    init.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("LIFEBOAT_OFFSITE_PASSWORD", PASSWORD);
+    let out = run_ok(init, &["offsite", "init", "--repo", &repo]);
+    assert!(stdout(&out).contains("kept in the keychain"), "{}", describe(&out));
+    assert!(
+        sb.root().join("keyring-home/share/keyrings").read_dir().unwrap().next().is_some(),
+        "the keyring's files are in the test's folder"
+    );
+
+    // From then on, nothing in the environment: push and list read the keychain.
+    let pushed = parse_json(&run_ok(keychain.cmd(&sb), &["offsite", "push", "--json"]));
+    assert_eq!(pushed["pushed"][0]["backup"], backup.as_str(), "{pushed}");
+    let list = parse_json(&run_ok(keychain.cmd(&sb), &["offsite", "list", "--json"]));
+    assert_eq!(backups_of(list.as_array().unwrap()), vec![backup.clone()]);
+
+    // Without the keychain (another session) the same command says what is missing.
+    let mut bare = sb.cmd();
+    bare.env("LIFEBOAT_OFFSITE_KEYCHAIN", "none");
+    for v in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "LIFEBOAT_OFFSITE_PASSWORD"] {
+        bare.env_remove(v);
+    }
+    let out = run(bare, &["offsite", "list"]);
+    assert_clear_error(&out, &[], &["password"]);
+}
+
 /// A profile (in-process) with one backup and an offsite repository at `repo`.
 fn in_process_profile(root: &Path, repo: &str) -> (lifeboat::Profile, lifeboat::offsite::Secrets, SeedApp) {
     in_process_env();
