@@ -226,24 +226,9 @@ fn a_broken_config_asks_for_setup_with_the_cause() {
     assert!(status.view.headline.contains("line 3, column"), "{}", status.view.headline);
 }
 
-/// The offsite code of this process: its state and cache in a temp folder, no keychain and
-/// no secrets from the developer's shell (set once, before any offsite call reads them).
-fn offsite_env() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("commands-offsite-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::env::set_var("LIFEBOAT_DATA_DIR", &dir);
-        std::env::set_var("LIFEBOAT_OFFSITE_KEYCHAIN", "none");
-        for v in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "LIFEBOAT_OFFSITE_PASSWORD"] {
-            std::env::remove_var(v);
-        }
-    });
-}
-
 #[test]
 fn saving_settings_keeps_the_offsite_copy_and_hands_it_to_the_running_engine() {
-    offsite_env();
+    common::offsite_env("commands-offsite", "none");
     let sb = Sandbox::new();
     sb.write_config();
     let repo = "s3:http://127.0.0.1:9/lifeboat/kept";
@@ -276,7 +261,7 @@ fn saving_settings_keeps_the_offsite_copy_and_hands_it_to_the_running_engine() {
 
 #[test]
 fn the_offsite_form_names_the_field_at_fault() {
-    offsite_env();
+    common::offsite_env("commands-offsite", "none");
     let bad_url = api::OffsiteForm { repository: "https://example.com/bucket".into(), ..Default::default() };
     let e = api::test_offsite(&bad_url).expect_err("not an s3: URL");
     assert_eq!(e.field.as_deref(), Some("offsite_repository"), "{e}");

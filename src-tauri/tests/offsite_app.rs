@@ -7,7 +7,6 @@
 mod common;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,21 +19,6 @@ use lifeboat_app::autostart::MemoryLoginItem;
 use lifeboat_app::state::AppState;
 
 const PASSWORD: &str = "correct horse battery staple";
-
-/// This process's offsite state and cache in a temp folder, the mock keychain, and no
-/// secrets from the developer's shell (set before any offsite call reads them).
-fn offsite_env() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("offsite-app-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::env::set_var("LIFEBOAT_DATA_DIR", &dir);
-        std::env::set_var("LIFEBOAT_OFFSITE_KEYCHAIN", "mock");
-        for v in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "LIFEBOAT_OFFSITE_PASSWORD"] {
-            std::env::remove_var(v);
-        }
-    });
-}
 
 fn app_state(sb: &Sandbox) -> AppState {
     AppState::load(sb.config.clone(), &sb.data_dir, Arc::new(MemoryLoginItem::default()))
@@ -70,7 +54,7 @@ fn wait_offsite(state: &AppState, what: &str, timeout: Duration, check: impl Fn(
 
 #[test]
 fn a_push_shows_its_bytes_quit_stops_it_and_the_next_start_resumes_it() {
-    offsite_env();
+    common::offsite_env("offsite-app", "mock");
     let Some(server) = S3Server::start() else { return };
     let repo = server.repo("app/paced");
     let sb = Sandbox::new();

@@ -254,6 +254,22 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Opt
     }
 }
 
+/// Sets this test process's environment once for in-process offsite calls: a data dir of
+/// its own (`PREFIX-PID` under Cargo's tmp dir for tests), the keychain `keychain`
+/// (`none` or `mock`, see `LIFEBOAT_OFFSITE_KEYCHAIN`), and no secrets in the environment.
+pub fn offsite_env(prefix: &str, keychain: &str) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        std::env::set_var("LIFEBOAT_DATA_DIR", &dir);
+        std::env::set_var("LIFEBOAT_OFFSITE_KEYCHAIN", keychain);
+        for v in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "LIFEBOAT_OFFSITE_PASSWORD"] {
+            std::env::remove_var(v);
+        }
+    });
+}
+
 /// The visible X windows of process `pid` titled exactly `title` (xdotool, package
 /// `xdotool`), as window ids.
 pub fn visible_windows(pid: u32, title: &str) -> Vec<String> {
