@@ -20,6 +20,7 @@ const COMMANDS: &[&str] = &[
     "remove_offsite",
     "list_offsite",
     "restore_offsite",
+    "fetch_offsite",
     "pick_folder",
     "get_autostart",
     "set_autostart",

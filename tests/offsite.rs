@@ -357,6 +357,38 @@ fn a_push_cut_off_by_a_killed_server_completes_on_the_next_try() {
     restic(&server.repo("killed"), &["check", "--read-data"]);
 }
 
+#[test]
+fn fetch_brings_a_snapshot_back_as_a_local_backup_that_restores_in_place() {
+    let Some(repo) = shared_repo("fetch") else { return };
+    let s = Setup::new(repo, "14");
+    let first = s.sb.backup_ok(&s.dest);
+    let first_digest = tree_digest(&s.dest.join(&first));
+    s.push();
+    // The local copy is lost (the drive was wiped); the live data moves on.
+    std::fs::remove_dir_all(s.dest.join(&first)).unwrap();
+    write_wav(&s.app.dir.join("audio_files/drum_0001.wav"), 77, 3000);
+
+    let report = parse_json(&run_ok(offsite_cmd(&s.sb), &["offsite", "fetch", &first, "--json"]));
+    assert_eq!(report["backup"], first.as_str(), "{report}");
+    assert_eq!(report["already_local"], false);
+    assert_eq!(tree_digest(&s.dest.join(&first)), first_digest, "the backup folder as it was pushed");
+    assert!(
+        std::fs::read_dir(&s.dest).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".partial")),
+        "no staging folder left in the destination"
+    );
+    run_ok(s.sb.cmd(), &["verify", &first]);
+
+    // Fetching again finds it there; the usual restore then works from it, in place.
+    let again = parse_json(&run_ok(offsite_cmd(&s.sb), &["offsite", "fetch", &first, "--json"]));
+    assert_eq!(again["already_local"], true);
+    run_ok(s.sb.cmd(), &["restore", &first, "--yes"]);
+    assert_eq!(
+        blake3_file(&s.app.dir.join("audio_files/drum_0001.wav")),
+        blake3_file(&s.dest.join(&first).join("audio_files/drum_0001.wav")),
+        "the live file is back as it was in the fetched backup"
+    );
+}
+
 /// A Secret Service of its own for one test: gnome-keyring-daemon (Debian's
 /// `gnome-keyring`) on a private session bus, its keyring files in `home`, unlocked.
 struct SecretService {

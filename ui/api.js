@@ -70,6 +70,8 @@ export const api = {
   // The offsite snapshots, newest first; restore one (by id) whole into an empty folder.
   listOffsite: (profile) => call('list_offsite', { profile }),
   restoreOffsite: (profile, snapshot, to) => call('restore_offsite', { profile, snapshot, to }),
+  // Or bring one back into the destination as the local backup it was (then Restore… as usual).
+  fetchOffsite: (profile, snapshot) => call('fetch_offsite', { profile, snapshot }),
   // `start` is optional in the contract: leave it out rather than send an empty string.
   pickFolder: (start) => call('pick_folder', start ? { start } : {}),
   getAutostart: () => call('get_autostart'),
@@ -101,6 +103,7 @@ export function forProfile(profile) {
     removeOffsite: bind(api.removeOffsite),
     listOffsite: bind(api.listOffsite),
     restoreOffsite: bind(api.restoreOffsite),
+    fetchOffsite: bind(api.fetchOffsite),
     pauseBackups: bind(api.pauseBackups),
     resumeBackups: bind(api.resumeBackups),
     getHistory: bind(api.getHistory),

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lifeboat::offsite::{OffsiteRestoreReport, OffsiteSnapshot};
+use lifeboat::offsite::{FetchReport, OffsiteRestoreReport, OffsiteSnapshot};
 use lifeboat::Pause;
 use lifeboat::{BackupInfo, BackupOutcome, Config, Engine, Error, ErrorKind, Profile, RunRecord, Trigger};
 use lifeboat::{Diff, LsEntry, Offsite, RestorePlan, RestoreReport, RestoreRequest};
@@ -632,6 +632,16 @@ pub fn restore_offsite(
     let report = lifeboat::offsite::restore(&repository, &secrets, snapshot, &[], to, None, Default::default())?;
     tracing::info!("offsite: restored {} files into {}", report.files, report.to.display());
     Ok(report)
+}
+
+/// Brings offsite snapshot `snapshot` (its id) back into the profile's destination as the
+/// local backup it was pushed from (`lifeboat::offsite::fetch`): the backup list then
+/// shows it, and the usual restore works from it (in place, chosen paths, safety snapshot).
+pub fn fetch_offsite(state: &AppState, profile: Option<&str>, snapshot: &str) -> ApiResult<FetchReport> {
+    let engine = state.require_engine(profile)?;
+    let (_, secrets) = offsite_access(state, profile)?;
+    tracing::info!("offsite: fetch {snapshot} into {}", engine.destination().display());
+    Ok(lifeboat::offsite::fetch(engine.profile(), &secrets, snapshot, Default::default())?)
 }
 
 pub fn get_autostart(state: &AppState) -> bool {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use lifeboat::{BackupInfo, BackupOutcome, RestorePlan, RestoreReport, RestoreRequest, RunRecord, VerifyReport};
 use tauri::{AppHandle, Runtime, State};
 
-use lifeboat::offsite::{OffsiteRestoreReport, OffsiteSnapshot};
+use lifeboat::offsite::{FetchReport, OffsiteRestoreReport, OffsiteSnapshot};
 
 use crate::api::{
     self, ApiResult, BrowseEntry, CommandError, OffsiteCheck, OffsiteForm, OffsiteSaved, Settings, SinceBackup,
@@ -141,6 +141,15 @@ pub async fn restore_offsite(
     to: PathBuf,
 ) -> ApiResult<OffsiteRestoreReport> {
     blocking(&state, move |s| api::restore_offsite(s, profile.as_deref(), &snapshot, &to)).await
+}
+
+#[tauri::command]
+pub async fn fetch_offsite(
+    state: AppStateRef<'_>,
+    profile: Option<String>,
+    snapshot: String,
+) -> ApiResult<FetchReport> {
+    blocking(&state, move |s| api::fetch_offsite(s, profile.as_deref(), &snapshot)).await
 }
 
 /// A native folder picker, run from Rust: the window has no dialog permission. Test seam:

@@ -10,7 +10,7 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{json, Map, Value};
 
-use lifeboat::offsite::{OffsiteRestoreReport, OffsiteSnapshot};
+use lifeboat::offsite::{FetchReport, OffsiteRestoreReport, OffsiteSnapshot};
 
 use crate::api::{BrowseEntry, CommandError, OffsiteCheck, OffsiteForm, OffsiteSaved, Settings, SinceBackup};
 use crate::events::{ProfileProgress, PROGRESS, STATUS_CHANGED};
@@ -97,6 +97,7 @@ fn commands(g: &mut Generators) -> Vec<Command> {
         command!(g, remove_offsite(profile: Option<String>) -> Settings),
         command!(g, list_offsite(profile: Option<String>) -> Vec<OffsiteSnapshot>),
         command!(g, restore_offsite(profile: Option<String>, snapshot: String, to: PathBuf) -> OffsiteRestoreReport),
+        command!(g, fetch_offsite(profile: Option<String>, snapshot: String) -> FetchReport),
         command!(g, pick_folder(start: Option<String>) -> Option<PathBuf>),
         command!(g, get_autostart() -> bool),
         command!(g, set_autostart(enabled: bool) -> bool),

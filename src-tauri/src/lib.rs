@@ -111,6 +111,7 @@ pub fn run() -> i32 {
             commands::remove_offsite,
             commands::list_offsite,
             commands::restore_offsite,
+            commands::fetch_offsite,
             commands::pick_folder,
             commands::get_autostart,
             commands::set_autostart,

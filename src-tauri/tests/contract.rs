@@ -147,7 +147,7 @@ fn disagreement(side: &str, found: &Names, schema: &Names) -> Option<String> {
 #[test]
 fn every_side_names_the_same_commands_and_events() {
     let commands = schema_commands();
-    assert_eq!(commands.len(), 26, "{commands:?}");
+    assert_eq!(commands.len(), 27, "{commands:?}");
     let (granted, other) = granted();
     let api_js = read("../ui/api.js");
     let events: Names = schema()["events"].as_object().expect("events").keys().cloned().collect();

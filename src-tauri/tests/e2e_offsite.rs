@@ -217,6 +217,36 @@ async fn offsite_settings_push_and_restore_from_offsite_in_the_window() {
     assert!(local.len() > 100, "{} files in the local backup", local.len());
     assert!(back == local, "the offsite restore differs: {:?}", diff(&local, &back));
 
+    // "Bring back as a backup": the local copy of the older one is lost; the dialog brings
+    // it back into the destination, where its card (and the usual Restore…) is again.
+    app.click("#offsite-close").await;
+    std::fs::remove_dir_all(sb.destination.join(&first)).unwrap();
+    app.click("#offsite-restore-open").await;
+    app.wait_js(
+        "the offsite snapshots again",
+        "const d = document.querySelector('#offsite-dialog');
+         return d && d.open && d.dataset.phase === 'list' ? true : null",
+        &[],
+    )
+    .await;
+    app.click(&format!("#offsite-snapshots li.offsite-snapshot[data-backup=\"{first}\"] input.offsite-pick")).await;
+    app.click("#offsite-fetch").await;
+    let phase = app
+        .wait_js(
+            "the fetch to finish",
+            "const d = document.querySelector('#offsite-dialog');
+             const p = d?.dataset.phase;
+             return p === 'done' || (p === 'list' && document.querySelector('#offsite-restore-error').textContent)
+               ? p : null",
+            &[],
+        )
+        .await;
+    let error = app.text("#offsite-restore-error").await.unwrap_or_default();
+    assert_eq!(phase, json!("done"), "{error}");
+    let result = app.text("#offsite-restore-result").await.unwrap_or_default();
+    assert!(result.contains(&format!("{first} is back in your backups")), "{result}");
+    assert!(files_under(&sb.destination.join(&first)) == local, "the fetched backup is the pushed one");
+
     app.quit().await;
     server.stop();
 }

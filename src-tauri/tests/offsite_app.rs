@@ -107,5 +107,17 @@ fn a_push_shows_its_bytes_quit_stops_it_and_the_next_start_resumes_it() {
     assert!(line.starts_with("Offsite: last copy"), "{line}");
     let offsite = again.status().status.unwrap().offsite.unwrap();
     assert!(offsite.pushed.contains(&name) && offsite.pending.is_empty(), "{offsite:?}");
+
+    // "Bring back as a backup": the local copy is lost, the window's command fetches it
+    // back into the destination, where the backup list shows it again.
+    let folder = sb.destination.join(&name);
+    std::fs::remove_dir_all(&folder).unwrap();
+    assert!(!api::list_backups(&again, None).unwrap().iter().any(|b| b.name == name));
+    let snapshot = api::list_offsite(&again, None).unwrap().into_iter().find(|s| s.backup.as_deref() == Some(&name));
+    let report = api::fetch_offsite(&again, None, &snapshot.expect("the pushed snapshot is listed").id)
+        .unwrap_or_else(|e| panic!("fetch_offsite: {e}"));
+    assert_eq!((report.backup.as_str(), report.already_local), (name.as_str(), false));
+    assert!(api::list_backups(&again, None).unwrap().iter().any(|b| b.name == name), "listed again");
+    assert!(folder.join("manifest.json").is_file());
     lifeboat_app::stop_offsite(&again);
 }

@@ -170,6 +170,14 @@ enum OffsiteCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Bring a snapshot back into the destination as the local backup it was pushed from,
+    /// then restore from it as from any backup (in place, chosen paths, safety snapshot)
+    Fetch {
+        /// A local backup name, an id, or latest
+        snapshot: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Lets a command end quietly when the reader of its output goes away, as Unix tools do
@@ -902,6 +910,35 @@ fn offsite(
                 );
             }
             Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        OffsiteCommand::Fetch { snapshot, json } => {
+            let (_, profile) = load_profile()?;
+            let repository =
+                profile.offsite.as_ref().map(|o| o.repository.clone()).ok_or_else(|| offsite_missing(&profile))?;
+            let (secrets, _) = offsite::resolve_secrets(&repository, password_file)?;
+            let report = offsite::fetch(&profile, &secrets, &snapshot, Arc::default())?;
+            if json {
+                print_json(&report);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if report.already_local {
+                println!("{} is already in {}: nothing to fetch.", report.backup, profile.destination.display());
+            } else {
+                println!(
+                    "Brought back {} into {}: {}, {}, checked against its manifest, {:.1} s",
+                    report.backup,
+                    profile.destination.display(),
+                    count(report.files, "file", "files"),
+                    human_bytes(report.bytes),
+                    report.seconds
+                );
+            }
+            println!(
+                "Restore from it as from any backup: `{} restore {}` (in place, with a preview), or with PATHs or --to.",
+                lb(),
+                report.backup
+            );
+            Ok(ExitCode::SUCCESS)
         }
         OffsiteCommand::Restore { snapshot, paths, to, repo, json } => {
             let (repository, profile) = repository_of(repo)?;

@@ -34,7 +34,7 @@ use crate::layout::BackupKind;
 
 pub use backend::{Keys, Uploaded, PROBE_TIMEOUT};
 pub use push::{push, push_counting, ROLLING_PARTS};
-pub use restore::{list, restore, verify, PARTIAL_DIR};
+pub use restore::{fetch, list, restore, verify, PARTIAL_DIR};
 pub use secrets::{read_password_file, resolve as resolve_secrets, store as store_secrets, Found, Secrets};
 pub use url::RepoUrl;
 pub use worker::{PushObserver, Pusher};
@@ -223,6 +223,25 @@ pub struct OffsiteRestoreReport {
     pub bytes: u64,
     /// Files found whole against the restored manifest (a whole restore); `None`: not checked.
     pub checked_against_manifest: Option<u64>,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// The outcome of `offsite fetch`: an offsite snapshot back in the destination as a
+/// local backup.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct FetchReport {
+    /// The local backup's name (`backup_…`).
+    pub backup: String,
+    /// Its folder in the destination.
+    pub path: PathBuf,
+    /// It was there already; nothing was downloaded.
+    pub already_local: bool,
+    /// Files written.
+    pub files: u64,
+    /// Bytes written.
+    pub bytes: u64,
     /// Wall time, seconds.
     pub seconds: f64,
 }

@@ -17,7 +17,10 @@ use crate::progress::NoProgress;
 use super::repo::{OpenRepo, Remote};
 use super::secrets::Secrets;
 use super::url::RepoUrl;
-use super::{to_chrono, OffsiteRestoreReport, OffsiteSnapshot, OffsiteVerifyReport, SNAPSHOT_ROOT};
+use super::{to_chrono, FetchReport, OffsiteRestoreReport, OffsiteSnapshot, OffsiteVerifyReport, SNAPSHOT_ROOT};
+use crate::config::Profile;
+use crate::layout;
+use crate::lock::DestinationLock;
 
 fn connect(
     repository: &str,
@@ -242,4 +245,70 @@ pub fn restore(
         checked_against_manifest: checked,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Brings offsite snapshot `wanted` (see [`find`]; only `profile`'s) back into the
+/// profile's destination as the local backup it was pushed from, under that backup's
+/// name, so the usual restore works from it: a preview, in place or chosen paths, and a
+/// safety snapshot. Written as `.<name>.partial` under the destination's lock, checked
+/// against the manifest inside it, then renamed into place, as a backup is. A local
+/// backup of that name already there is left as it is (`already_local`).
+///
+/// # Errors
+/// As [`restore`]; [`Error::Busy`] while a backup or restore holds the destination;
+/// [`Error::Offsite`] for a snapshot that is not a Lifeboat backup.
+pub fn fetch(profile: &Profile, secrets: &Secrets, wanted: &str, cancel: Arc<AtomicBool>) -> Result<FetchReport> {
+    let started = Instant::now();
+    let repository = &super::push::settings(profile)?.repository;
+    let (remote, repo) = connect(repository, secrets, Arc::clone(&cancel), "restore")?;
+    let all = repo.get_all_snapshots().map_err(|e| remote.fail(&e, "restore"))?;
+    let snap = find(all, wanted, Some(&profile.name), &remote.url.text)?;
+    let Some(name) = snap.tags.iter().find(|t| layout::BackupKind::of_name(t) == Some(layout::BackupKind::Backup))
+    else {
+        return Err(Error::Offsite {
+            repository: remote.url.text.clone(),
+            message: format!(
+                "snapshot {} is not a Lifeboat backup (no backup name among its tags)",
+                describe(&snap).short_id
+            ),
+        });
+    };
+    let destination = &profile.destination;
+    let path = destination.join(name);
+    let report = |already_local: bool, files: u64, bytes: u64| FetchReport {
+        backup: name.clone(),
+        path: path.clone(),
+        already_local,
+        files,
+        bytes,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if path.exists() {
+        return Ok(report(true, 0, 0));
+    }
+    let _lock = DestinationLock::acquire(destination, "offsite fetch")?;
+    let staging = destination.join(layout::staging_name(name));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| Error::io("remove", &staging, e))?;
+    }
+    let id = snap.id.to_hex().to_string();
+    let restored = restore(repository, secrets, &id, &[], &staging, Some(&profile.name), cancel);
+    let restored = match restored {
+        Ok(r) if r.checked_against_manifest.is_some() => r,
+        Ok(_) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(Error::Offsite {
+                repository: remote.url.text.clone(),
+                message: format!("snapshot {} holds no manifest: it is not a whole Lifeboat backup", &id[..8]),
+            });
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&staging, &path).map_err(|e| Error::io("move into place", &path, e))?;
+    crate::fsx::sync_dir(destination)?;
+    tracing::info!("offsite: brought back {name} into {} ({} files)", destination.display(), restored.files);
+    Ok(report(false, restored.files, restored.bytes))
 }

@@ -397,6 +397,10 @@ const commands = {
     await sleep(1500);
     return { snapshot: { id: snapshot }, to, files: TOTAL_FILES + 2, bytes: TOTAL_BYTES, checked_against_manifest: TOTAL_FILES + 2, seconds: 1.5 };
   },
+  fetch_offsite: async ({ snapshot }) => {
+    await sleep(1500);
+    return { backup: 'backup_2025-12-28_21-57-15', path: '/Volumes/Backup/backup_2025-12-28_21-57-15', already_local: false, files: TOTAL_FILES + 2, bytes: TOTAL_BYTES, seconds: 1.5, snapshot };
+  },
   pick_folder: ({ start } = {}) => window.prompt('Mock folder picker: type a folder path', start ?? '/home/ana') || null,
   get_autostart: () => autostart,
   set_autostart: ({ enabled }) => {

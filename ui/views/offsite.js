@@ -156,14 +156,19 @@ export function offsiteSettings({ api, onSaved }) {
   return { el: form, fill: fillForm };
 }
 
-/** "Restore from offsite…": the remote snapshots, one restored into a chosen empty folder. */
+/**
+ * "Restore from offsite…": the remote snapshots; one restored into a chosen empty folder,
+ * or brought back into the destination as the local backup it was, to restore from in
+ * place with the usual Restore… (preview, chosen paths, safety snapshot).
+ */
 export function offsiteRestoreDialog({ api, pickFolder, onFinished }) {
   const title = h('h2', { id: 'offsite-title' }, 'Restore from offsite');
   const sub = h('p', { class: 'dialog-sub', id: 'offsite-repo' });
   const list = h('ul', { id: 'offsite-snapshots', class: 'offsite-snapshots', 'aria-labelledby': 'offsite-title' });
   const note = h('p', { class: 'note safety-note', id: 'offsite-note' },
-    'The backup you choose is restored whole into a new or empty folder and checked against its manifest. '
-    + 'Your live data is not touched: copy back what you need from there.');
+    'Restore into folder: the backup you choose, whole, into a new or empty folder, checked against its '
+    + 'manifest; your live data is not touched. Bring back as a backup: it returns to your backup list, '
+    + 'from where Restore… puts it (or chosen files) back in place, with a preview and a safety snapshot.');
   const error = h('div', { id: 'offsite-restore-error', class: 'alert', role: 'alert' });
   const result = h('div', { id: 'offsite-restore-result', role: 'status' });
   const waiting = h('p', { id: 'offsite-waiting', class: 'hint', hidden: true });
@@ -171,8 +176,11 @@ export function offsiteRestoreDialog({ api, pickFolder, onFinished }) {
   const restore = h('button', {
     id: 'offsite-restore', type: 'button', class: 'primary', disabled: true, onclick: () => run(),
   }, 'Restore into folder…');
+  const bring = h('button', {
+    id: 'offsite-fetch', type: 'button', disabled: true, onclick: () => bringBack(),
+  }, 'Bring back as a backup');
   const el = h('dialog', { id: 'offsite-dialog', tabindex: -1, 'aria-labelledby': 'offsite-title' },
-    title, sub, list, note, waiting, error, result, h('div', { class: 'dialog-actions' }, close, restore));
+    title, sub, list, note, waiting, error, result, h('div', { class: 'dialog-actions' }, close, bring, restore));
 
   let snapshots = [];
   let opener = null;
@@ -194,6 +202,8 @@ export function offsiteRestoreDialog({ api, pickFolder, onFinished }) {
     restore.hidden = finished;
     restore.disabled = phase !== 'list' || !chosen();
     restore.textContent = running ? 'Restoring…' : 'Restore into folder…';
+    bring.hidden = finished;
+    bring.disabled = restore.disabled;
     close.disabled = running;
     close.textContent = finished || phase === 'failed' ? 'Close' : 'Cancel';
     list.hidden = finished;
@@ -243,7 +253,10 @@ export function offsiteRestoreDialog({ api, pickFolder, onFinished }) {
     return h('li', { class: 'offsite-snapshot', dataset: { id: s.id, backup: s.backup ?? '' } },
       h('input', {
         type: 'radio', name: 'offsite-pick', class: 'offsite-pick', id, value: s.id,
-        onchange: () => { restore.disabled = el.dataset.phase !== 'list'; },
+        onchange: () => {
+          restore.disabled = el.dataset.phase !== 'list';
+          bring.disabled = restore.disabled;
+        },
       }),
       h('label', { for: id },
         h('span', { class: 'snap-time', title: exactTime(when) }, shortDateTime(when)),
@@ -270,6 +283,30 @@ export function offsiteRestoreDialog({ api, pickFolder, onFinished }) {
         r.checked_against_manifest != null
           ? `, every one checked against the backup's manifest.` : '.',
         ' Your live data was not touched.'));
+      setPhase('done');
+    } catch (err) {
+      fill(error, problem(err));
+      setPhase('list');
+    }
+    close.focus();
+    onFinished?.();
+  }
+
+  async function bringBack() {
+    const id = chosen();
+    const snap = snapshots.find((s) => s.id === id);
+    if (!snap) return;
+    fill(error);
+    setPhase('running');
+    try {
+      const r = await api.fetchOffsite(snap.id);
+      title.textContent = 'Brought back from offsite';
+      fill(result, h('p', null,
+        r.already_local
+          ? `${r.backup} is already in your backups: nothing was downloaded. `
+          : `${r.backup} is back in your backups: ${plural(r.files ?? 0, 'file')} (${bytes(r.bytes)}), `
+            + 'every one checked against its manifest. ',
+        'Use Restore… on its card to put it, or chosen files, back in place.'));
       setPhase('done');
     } catch (err) {
       fill(error, problem(err));
