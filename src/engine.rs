@@ -269,10 +269,12 @@ impl Engine {
             kind: r.error_kind.unwrap_or(ErrorKind::Internal),
             message: r.error.clone().unwrap_or_default(),
         });
-        let last_success_at = last_backup
-            .as_ref()
-            .map(|b| b.started_at)
-            .or_else(|| self.history.last_success(&p.name).map(|r| r.started_at));
+        // The destination, when it is there, is the truth: backups deleted by hand (or a
+        // drive swapped) mean no backup, whatever the history says. Only a destination that
+        // is away falls back to the history's last success.
+        let last_success_at = last_backup.as_ref().map(|b| b.started_at).or_else(|| {
+            (!destination_available).then(|| self.history.last_success(&p.name).map(|r| r.started_at)).flatten()
+        });
         let last_skip = self.history.last_skip(&p.name).map(|r| r.started_at);
         let next_due = trusted_next_due(last_success_at, last_skip, p.every_hours, now);
         let clock_warning = backups.iter().find(|b| b.started_at > now + CLOCK_SLACK).map(|b| {

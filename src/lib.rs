@@ -54,7 +54,10 @@ pub use manifest::{
     TableInfo, Totals, Trigger,
 };
 pub use progress::{NoProgress, Phase, Progress, ProgressUpdate};
-pub use restore::{DatabaseDiff, Diff, EntryState, RestorePlan, RestoreReport, RestoreRequest, TableDiff};
+pub use restore::{
+    check_outside as check_restore_folder, DatabaseDiff, Diff, EntryState, RestorePlan, RestoreReport, RestoreRequest,
+    TableDiff,
+};
 pub use schedule::{
     Activity, Clock, DestinationQueue, Event, Pause, Scheduler, SystemClock, DEFAULT_RETRY_AFTER, DEFAULT_TICK,
 };

@@ -491,3 +491,26 @@ fn the_readme_example_works_with_tilde_paths_and_a_bare_config_name() {
     let dest = home.join("DrumGen Scorer DB backups");
     assert_eq!(complete_backups(&dest).len(), 1);
 }
+
+#[test]
+fn status_after_the_backups_were_deleted_by_hand_says_there_is_none() {
+    let sb = Sandbox::new();
+    let app = SeedApp::create(sb.root());
+    let dest = sb.root().join("Backups");
+    sb.write_config("DrumGen Scorer", &app.dir, &SEED_INCLUDES, &dest, 2);
+    let name = sb.backup_ok(&dest);
+    let status = parse_json(&sb.run_ok(&["status", "--json"]));
+    assert_eq!(status["health"].as_str(), Some("ok"), "{status}");
+
+    // The folder is emptied (by hand, or another drive at the same path): the history's
+    // success no longer protects anything, and a backup is due at once.
+    fs::remove_dir_all(dest.join(&name)).unwrap();
+    let status = parse_json(&sb.run_ok(&["status", "--json"]));
+    assert_eq!(status["health"].as_str(), Some("no_backup"), "{status}");
+    assert!(status["next_due"].is_null(), "due now: {status}");
+
+    // A destination that is away still falls back to the history (overdue, not "never").
+    fs::remove_dir_all(&dest).unwrap();
+    let status = parse_json(&sb.run_ok(&["status", "--json"]));
+    assert_ne!(status["health"].as_str(), Some("no_backup"), "{status}");
+}

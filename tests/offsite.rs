@@ -206,10 +206,22 @@ fn disaster_recovery_restores_the_latest_from_a_fresh_home_with_no_config() {
     assert_eq!(blake3_file(&part.join(SPACED_AUDIO)), blake3_file(&s.dest.join(&older).join(SPACED_AUDIO)));
     assert!(!part.join(DB_NAME).exists(), "only the path asked for");
 
-    // A folder that holds files is refused, never overwritten.
+    // A folder that holds files is refused, never overwritten; so is a file.
     let out =
         run(offsite_cmd(&fresh), &["offsite", "restore", "latest", "--to", to.to_str().unwrap(), "--repo", &repo]);
     assert_clear_error(&out, &[], &["not empty"]);
+    let file = to.join(DB_NAME);
+    let out =
+        run(offsite_cmd(&fresh), &["offsite", "restore", "latest", "--to", file.to_str().unwrap(), "--repo", &repo]);
+    assert_clear_error(&out, &[], &["is a file"]);
+
+    // On the old machine, a folder inside the source (the next backup would take the copy
+    // in) or inside the backup folder is refused, as the local restore does.
+    for inside in [s.app.dir.join("restored"), s.dest.join("restored")] {
+        let out = run(offsite_cmd(&s.sb), &["offsite", "restore", "latest", "--to", inside.to_str().unwrap()]);
+        assert_clear_error(&out, &[], &["inside the source", "inside the backup destination"]);
+        assert!(!inside.exists(), "nothing written into {}", inside.display());
+    }
 }
 
 #[test]

@@ -628,6 +628,7 @@ pub fn restore_offsite(
     if !to.is_absolute() {
         return Err(Error::Refused { message: format!("{} is not a full path: choose a folder", to.display()) }.into());
     }
+    lifeboat::check_restore_folder(to, state.require_engine(profile)?.profile())?;
     tracing::info!("offsite: restore {snapshot} into {}", to.display());
     let report = lifeboat::offsite::restore(&repository, &secrets, snapshot, &[], to, None, Default::default())?;
     tracing::info!("offsite: restored {} files into {}", report.files, report.to.display());

@@ -91,7 +91,13 @@ pub fn run() -> i32 {
             }
             Ok(())
         })
-        .on_window_event(window::on_event)
+        .on_window_event(|w, event| {
+            window::on_event(w, event);
+            // Once the window is gone, the app relaunches itself hidden when idle.
+            if matches!(event, tauri::WindowEvent::Destroyed) && w.label() == window::MAIN {
+                relaunch::window_closed(w.app_handle());
+            }
+        })
         .invoke_handler(tauri::generate_handler![
             commands::get_status,
             commands::list_backups,

@@ -53,18 +53,13 @@ fn open<R: Runtime>(app: &AppHandle<R>, notice: bool) {
 }
 
 /// Close hides the window (or lets it be destroyed); the app keeps running either way.
-/// Once destroyed, the app relaunches itself hidden when idle ([`crate::relaunch`]).
 pub fn on_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
-    match event {
-        WindowEvent::CloseRequested { api, .. } => {
-            if window.label() == MAIN && !DESTROY_ON_CLOSE {
-                api.prevent_close();
-                let _ = window.hide();
-            }
-            tracing::info!("window closed");
+    if let WindowEvent::CloseRequested { api, .. } = event {
+        if window.label() == MAIN && !DESTROY_ON_CLOSE {
+            api.prevent_close();
+            let _ = window.hide();
         }
-        WindowEvent::Destroyed if window.label() == MAIN => crate::relaunch::window_closed(window.app_handle()),
-        _ => {}
+        tracing::info!("window closed");
     }
 }
 

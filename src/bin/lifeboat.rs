@@ -944,6 +944,9 @@ fn offsite(
             let (repository, profile) = repository_of(repo)?;
             let (secrets, _) = offsite::resolve_secrets(&repository, password_file)?;
             let to = absolute(&to)?;
+            if let Some(p) = &profile {
+                lifeboat::check_restore_folder(&to, p)?;
+            }
             let report = offsite::restore(
                 &repository,
                 &secrets,
@@ -958,17 +961,20 @@ fn offsite(
                 return Ok(ExitCode::SUCCESS);
             }
             println!(
-                "Restored snapshot {} ({}, {}) into {}: {} files, {}, {:.1} s",
+                "Restored snapshot {} ({}, {}) into {}: {}, {}, {:.1} s",
                 report.snapshot.short_id,
                 report.snapshot.backup.as_deref().unwrap_or("-"),
                 local_time(report.snapshot.time),
                 report.to.display(),
-                report.files,
+                count(report.files, "file", "files"),
                 human_bytes(report.bytes),
                 report.seconds
             );
             if let Some(n) = report.checked_against_manifest {
-                println!("Checked against the manifest inside it: {n} files whole.");
+                println!(
+                    "Checked against the manifest inside it: {} whole (the rest are manifest.json and backup_info.txt).",
+                    count(n, "file", "files")
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

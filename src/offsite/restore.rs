@@ -156,6 +156,11 @@ pub fn restore(
     cancel: Arc<AtomicBool>,
 ) -> Result<OffsiteRestoreReport> {
     let started = Instant::now();
+    if to.exists() && !to.is_dir() {
+        return Err(Error::Refused {
+            message: format!("{} is a file: restore into a new or empty folder", to.display()),
+        });
+    }
     let staging = to.join(PARTIAL_DIR);
     let others = std::fs::read_dir(to).map(|d| d.flatten().any(|e| e.file_name() != PARTIAL_DIR)).unwrap_or(false);
     if others {

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use diff::{against_live as diff_live, between as diff_backups, DatabaseDiff, Diff, TableDiff};
-pub use plan::{EntryState, RestorePlan, RestoreRequest};
+pub use plan::{check_outside, EntryState, RestorePlan, RestoreRequest};
 
 use crate::backup;
 use crate::catalog;

@@ -385,13 +385,13 @@ fn nearest(m: &Manifest, p: &str) -> Option<String> {
     (!names.is_empty()).then(|| names.join(", "))
 }
 
-/// `--to` must be an empty (or new, in an existing parent) folder outside the source and
-/// the destination.
-fn check_to(to: &Path, profile: &Profile) -> Result<()> {
+/// Refuses a restore folder `to` (absolute) inside `profile`'s backup destination (it
+/// would sit among the backups) or its source (the next backup would take the copy in).
+///
+/// # Errors
+/// [`Error::Selection`] naming `to` and which of the two it is inside.
+pub fn check_outside(to: &Path, profile: &Profile) -> Result<()> {
     let refuse = |message: &str| Error::Selection { path: to.to_path_buf(), message: message.into() };
-    if !to.is_absolute() {
-        return Err(refuse("is not an absolute path"));
-    }
     let resolved = resolve_lexically(to);
     if resolved.starts_with(resolve_lexically(&profile.destination)) {
         return Err(refuse("is inside the backup destination — choose a folder elsewhere"));
@@ -399,6 +399,17 @@ fn check_to(to: &Path, profile: &Profile) -> Result<()> {
     if resolved.starts_with(resolve_lexically(&profile.source)) {
         return Err(refuse("is inside the source — choose a folder elsewhere, or restore in place"));
     }
+    Ok(())
+}
+
+/// `--to` must be an empty (or new, in an existing parent) folder outside the source and
+/// the destination.
+fn check_to(to: &Path, profile: &Profile) -> Result<()> {
+    let refuse = |message: &str| Error::Selection { path: to.to_path_buf(), message: message.into() };
+    if !to.is_absolute() {
+        return Err(refuse("is not an absolute path"));
+    }
+    check_outside(to, profile)?;
     match fs::read_dir(to) {
         Ok(mut entries) => {
             if entries.next().is_some() {
