@@ -77,8 +77,9 @@ pub fn open_on_launch<R: Runtime>(app: &AppHandle<R>, data_dir: &Path) {
     let host = tray_host_present() == Some(true);
     if notice_due(data_dir, host) {
         tracing::info!("no tray host on the session bus: the window tells how to open Lifeboat again");
-        window::show_notice(app);
+        // Remembered first: the window can be on screen before building it returns.
         remember_notice(data_dir);
+        window::show_notice(app);
     } else {
         window::show(app);
     }
