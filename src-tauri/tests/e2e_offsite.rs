@@ -69,6 +69,35 @@ async fn show_result(app: &App) {
     tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
+/// Opens "Restore from offsite…" and waits for its list of snapshots.
+async fn open_offsite_dialog(app: &App) {
+    app.click("#offsite-restore-open").await;
+    app.wait_js(
+        "the offsite snapshots",
+        "const d = document.querySelector('#offsite-dialog');
+         return d && d.open && d.dataset.phase === 'list' ? true : null",
+        &[],
+    )
+    .await;
+}
+
+/// Waits for the dialog's action (`what`) to end, and asserts it ended done, showing the
+/// dialog's error when not.
+async fn wait_offsite_done(app: &App, what: &str) {
+    let phase = app
+        .wait_js(
+            &format!("{what} to finish"),
+            "const d = document.querySelector('#offsite-dialog');
+             const p = d?.dataset.phase;
+             return p === 'done' || (p === 'list' && document.querySelector('#offsite-restore-error').textContent)
+               ? p : null",
+            &[],
+        )
+        .await;
+    let error = app.text("#offsite-restore-error").await.unwrap_or_default();
+    assert_eq!(phase, json!("done"), "{what}: {error}");
+}
+
 /// Waits (up to [`PUSH_WAIT`]) until the card of `name` carries the "offsite" badge.
 async fn wait_offsite_badge(app: &App, name: &str) {
     let started = Instant::now();
@@ -178,14 +207,7 @@ async fn offsite_settings_push_and_restore_from_offsite_in_the_window() {
     app.shot("offsite-badges").await;
 
     // Restore from offsite…: the remote snapshots, newest first, by their local names.
-    app.click("#offsite-restore-open").await;
-    app.wait_js(
-        "the offsite snapshots",
-        "const d = document.querySelector('#offsite-dialog');
-         return d && d.open && d.dataset.phase === 'list' ? true : null",
-        &[],
-    )
-    .await;
+    open_offsite_dialog(&app).await;
     let listed = app
         .js("return [...document.querySelectorAll('#offsite-snapshots li.offsite-snapshot')].map((li) => li.dataset.backup)", &[])
         .await;
@@ -194,18 +216,7 @@ async fn offsite_settings_push_and_restore_from_offsite_in_the_window() {
     app.click(&format!("#offsite-snapshots li.offsite-snapshot[data-backup=\"{first}\"] input.offsite-pick")).await;
     app.shot("offsite-restore-dialog").await;
     app.click("#offsite-restore").await;
-    let phase = app
-        .wait_js(
-            "the offsite restore to finish",
-            "const d = document.querySelector('#offsite-dialog');
-             const p = d?.dataset.phase;
-             return p === 'done' || (p === 'list' && document.querySelector('#offsite-restore-error').textContent)
-               ? p : null",
-            &[],
-        )
-        .await;
-    let error = app.text("#offsite-restore-error").await.unwrap_or_default();
-    assert_eq!(phase, json!("done"), "{error}");
+    wait_offsite_done(&app, "the offsite restore").await;
     assert_eq!(app.text("#offsite-restore-to").await.as_deref(), Some(path(&restored)));
     let result = app.text("#offsite-restore-result").await.unwrap_or_default();
     assert!(result.contains("checked against the backup's manifest"), "{result}");
@@ -221,28 +232,10 @@ async fn offsite_settings_push_and_restore_from_offsite_in_the_window() {
     // it back into the destination, where its card (and the usual Restore…) is again.
     app.click("#offsite-close").await;
     std::fs::remove_dir_all(sb.destination.join(&first)).unwrap();
-    app.click("#offsite-restore-open").await;
-    app.wait_js(
-        "the offsite snapshots again",
-        "const d = document.querySelector('#offsite-dialog');
-         return d && d.open && d.dataset.phase === 'list' ? true : null",
-        &[],
-    )
-    .await;
+    open_offsite_dialog(&app).await;
     app.click(&format!("#offsite-snapshots li.offsite-snapshot[data-backup=\"{first}\"] input.offsite-pick")).await;
     app.click("#offsite-fetch").await;
-    let phase = app
-        .wait_js(
-            "the fetch to finish",
-            "const d = document.querySelector('#offsite-dialog');
-             const p = d?.dataset.phase;
-             return p === 'done' || (p === 'list' && document.querySelector('#offsite-restore-error').textContent)
-               ? p : null",
-            &[],
-        )
-        .await;
-    let error = app.text("#offsite-restore-error").await.unwrap_or_default();
-    assert_eq!(phase, json!("done"), "{error}");
+    wait_offsite_done(&app, "the fetch").await;
     let result = app.text("#offsite-restore-result").await.unwrap_or_default();
     assert!(result.contains(&format!("{first} is back in your backups")), "{result}");
     assert!(files_under(&sb.destination.join(&first)) == local, "the fetched backup is the pushed one");

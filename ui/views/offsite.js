@@ -266,23 +266,16 @@ export function offsiteRestoreDialog({ api, pickFolder, onFinished }) {
             ? ` · ${s.profile}` : '', ` · ${s.host}`)));
   }
 
-  async function run() {
-    const id = chosen();
-    const snap = snapshots.find((s) => s.id === id);
-    if (!snap) return;
-    fill(error);
-    const folder = await pickFolder();
-    if (!folder) return;
+  const chosenSnapshot = () => snapshots.find((s) => s.id === chosen());
+
+  // Runs `work` (a call for the chosen snapshot); on success the dialog is titled
+  // `heading` and shows what `describe` makes of the result, else the error.
+  async function act(work, heading, describe) {
     setPhase('running');
     try {
-      const r = await api.restoreOffsite(snap.id, folder);
-      title.textContent = 'Restored from offsite';
-      fill(result, h('p', null,
-        `${snap.backup ?? snap.short_id}: ${plural(r.files ?? 0, 'file')} (${bytes(r.bytes)}) restored into `,
-        h('span', { class: 'path', id: 'offsite-restore-to' }, r.to),
-        r.checked_against_manifest != null
-          ? `, every one checked against the backup's manifest.` : '.',
-        ' Your live data was not touched.'));
+      const r = await work();
+      title.textContent = heading;
+      fill(result, describe(r));
       setPhase('done');
     } catch (err) {
       fill(error, problem(err));
@@ -292,28 +285,30 @@ export function offsiteRestoreDialog({ api, pickFolder, onFinished }) {
     onFinished?.();
   }
 
-  async function bringBack() {
-    const id = chosen();
-    const snap = snapshots.find((s) => s.id === id);
+  async function run() {
+    const snap = chosenSnapshot();
     if (!snap) return;
     fill(error);
-    setPhase('running');
-    try {
-      const r = await api.fetchOffsite(snap.id);
-      title.textContent = 'Brought back from offsite';
-      fill(result, h('p', null,
-        r.already_local
-          ? `${r.backup} is already in your backups: nothing was downloaded. `
-          : `${r.backup} is back in your backups: ${plural(r.files ?? 0, 'file')} (${bytes(r.bytes)}), `
-            + 'every one checked against its manifest. ',
-        'Use Restore… on its card to put it, or chosen files, back in place.'));
-      setPhase('done');
-    } catch (err) {
-      fill(error, problem(err));
-      setPhase('list');
-    }
-    close.focus();
-    onFinished?.();
+    const folder = await pickFolder();
+    if (!folder) return;
+    await act(() => api.restoreOffsite(snap.id, folder), 'Restored from offsite', (r) => h('p', null,
+      `${snap.backup ?? snap.short_id}: ${plural(r.files ?? 0, 'file')} (${bytes(r.bytes)}) restored into `,
+      h('span', { class: 'path', id: 'offsite-restore-to' }, r.to),
+      r.checked_against_manifest != null
+        ? `, every one checked against the backup's manifest.` : '.',
+      ' Your live data was not touched.'));
+  }
+
+  async function bringBack() {
+    const snap = chosenSnapshot();
+    if (!snap) return;
+    fill(error);
+    await act(() => api.fetchOffsite(snap.id), 'Brought back from offsite', (r) => h('p', null,
+      r.already_local
+        ? `${r.backup} is already in your backups: nothing was downloaded. `
+        : `${r.backup} is back in your backups: ${plural(r.files ?? 0, 'file')} (${bytes(r.bytes)}), `
+          + 'every one checked against its manifest. ',
+      'Use Restore… on its card to put it, or chosen files, back in place.'));
   }
 
   function shut() {
