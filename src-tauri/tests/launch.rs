@@ -37,14 +37,8 @@ fn a_launch_by_the_user_opens_the_window_even_when_configured() {
 #[test]
 fn hidden_start_opens_no_window_and_a_later_launch_shows_it() {
     let sb = Sandbox::new();
-    sb.write_config();
-    // The notice was shown on an earlier day: a hidden start has nothing to show at all.
-    std::fs::create_dir_all(&sb.data_dir).unwrap();
-    std::fs::write(notice_marker(&sb), "shown\n").unwrap();
     let bus = PrivateBus::start();
-    let mut app = sb.start_app_with(&bus, &["--hidden"], &[]);
-    let pid = app.child.id();
-    sb.startup_backup(&mut app);
+    let (mut app, pid) = hidden_start_after_the_notice(&sb, &bus);
     let calm = Instant::now();
     while calm.elapsed() < Duration::from_secs(5) {
         assert!(visible_windows(pid, TITLE).is_empty(), "--hidden opened a window");
@@ -60,10 +54,7 @@ fn hidden_start_opens_no_window_and_a_later_launch_shows_it() {
     assert!(visible_windows(pid, TITLE).is_empty(), "a hidden second launch opened the window");
 
     // The user launches Lifeboat from the app menu: the running one shows its window.
-    let mut second = sb.start_app(&bus, &[]);
-    let status = wait_for(Duration::from_secs(20), "the second launch to exit", || second.child.try_wait().unwrap());
-    assert!(status.success(), "{}", second.stderr());
-    wait_for(Duration::from_secs(30), "the running app's window", || visible_windows(pid, TITLE).pop());
+    launch_again_and_see_the_window(&sb, &bus, pid, "the running app's window");
     assert!(app.running(), "{}", app.stderr());
 }
 
@@ -104,13 +95,8 @@ fn an_idle_app_gives_back_the_file_pages_it_no_longer_uses() {
     // trim.rs: 20 s after the start, with no window and nothing running, the kernel is
     // asked to reclaim the app's read-only file mappings (code that ran once).
     let sb = Sandbox::new();
-    sb.write_config();
-    std::fs::create_dir_all(&sb.data_dir).unwrap();
-    std::fs::write(notice_marker(&sb), "shown\n").unwrap();
     let bus = PrivateBus::start();
-    let mut app = sb.start_app_with(&bus, &["--hidden"], &[]);
-    let pid = app.child.id();
-    sb.startup_backup(&mut app);
+    let (mut app, pid) = hidden_start_after_the_notice(&sb, &bus);
     let before = private_clean_kib(pid);
     let after = wait_for(Duration::from_secs(60), "the idle trim", || {
         assert!(app.running(), "{}", app.stderr());
@@ -120,10 +106,28 @@ fn an_idle_app_gives_back_the_file_pages_it_no_longer_uses() {
     println!("private clean pages: {before} KiB after the start, {after} KiB once trimmed");
     assert!(visible_windows(pid, TITLE).is_empty());
     // The app works on from the pages it reads back: a second launch shows the window.
-    let mut second = sb.start_app(&bus, &[]);
+    launch_again_and_see_the_window(&sb, &bus, pid, "the window after the trim");
+}
+
+/// A configured app started hidden (as at login) whose no-tray notice was shown on an
+/// earlier day, so it has nothing to show at all; returns once its startup backup is done.
+fn hidden_start_after_the_notice(sb: &Sandbox, bus: &PrivateBus) -> (common::AppProcess, u32) {
+    sb.write_config();
+    std::fs::create_dir_all(&sb.data_dir).unwrap();
+    std::fs::write(notice_marker(sb), "shown\n").unwrap();
+    let mut app = sb.start_app_with(bus, &["--hidden"], &[]);
+    let pid = app.child.id();
+    sb.startup_backup(&mut app);
+    (app, pid)
+}
+
+/// Launches Lifeboat again as from the app menu: the launch hands over and exits, and the
+/// running app `pid` shows its window (`what`, for the timeout message).
+fn launch_again_and_see_the_window(sb: &Sandbox, bus: &PrivateBus, pid: u32, what: &str) {
+    let mut second = sb.start_app(bus, &[]);
     let status = wait_for(Duration::from_secs(20), "the second launch to exit", || second.child.try_wait().unwrap());
     assert!(status.success(), "{}", second.stderr());
-    wait_for(Duration::from_secs(30), "the window after the trim", || visible_windows(pid, TITLE).pop());
+    wait_for(Duration::from_secs(30), what, || visible_windows(pid, TITLE).pop());
 }
 
 /// The process's private clean pages (file pages only it maps), KiB, from smaps_rollup.
